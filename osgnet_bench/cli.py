@@ -1,0 +1,81 @@
+"""The ``osgnet-bench`` command line.
+
+Each sub-command lives in its own module under ``osgnet_bench/commands`` and is imported only
+when it runs, so ``osgnet-bench --help`` stays fast and never imports torch. Any ``UserError``
+becomes a one-paragraph message on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from osgnet_bench import __version__
+from osgnet_bench.errors import UserError
+
+# command name -> (module under osgnet_bench.commands, one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("evaluate", "Score predictions against ground truth with the official metrics."),
+    "validate": ("validate", "Check an EvalAI submission file before uploading it."),
+    "prepare": ("prepare", "Convert official annotation files to the one-query-per-line jsonl."),
+    "features": ("features", "Inspect feature stores (LMDB)."),
+    "synth": ("synth", "Generate a small synthetic dataset in the real formats."),
+    "model-info": ("model_info", "Parameter counts and shapes of a model config."),
+    "convert-checkpoint": ("convert_checkpoint", "Convert an official OSGNet checkpoint."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, _ = COMMANDS[cmd_name]
+        module = importlib.import_module(f"osgnet_bench.commands.{module_name}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="osgnet-bench")
+def cli() -> None:
+    """Train, evaluate, ensemble and submit video grounding models (Ego4D NLQ, GoalStep, TACoS)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI and turn errors into clean messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="osgnet-bench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a raw traceback
+        if os.environ.get("OSGNET_BENCH_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in osgnet-bench; "
+            "set OSGNET_BENCH_DEBUG=1 to see the traceback and please report it.",
+            err=True,
+        )
+        sys.exit(3)
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""EvalAI submission formats, their JSON Schemas, validation and ensembling."""

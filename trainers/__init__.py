@@ -1,0 +1,1 @@
+"""Everything that needs torch: feature stores, datasets, the OSGNet model, trainer and inferencer."""
