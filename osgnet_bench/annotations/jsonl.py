@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from osgnet_bench.annotations.records import QueryRecord, split_query_id
+from osgnet_bench.annotations.fields import as_number
+from osgnet_bench.annotations.records import QueryRecord, Window, split_query_id
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import read_jsonl
 
@@ -37,22 +38,26 @@ def record_from_row(row: object, where: str, line: int | None = None) -> QueryRe
         annotation_uid, query_idx = split_query_id(str(row["query_id"]))
     except ValueError as exc:
         raise UserError(f"{where}: {exc}.") from None
-    windows = None
-    if "timestamps" in row:
-        try:
-            windows = tuple((float(s), float(e)) for s, e in row["timestamps"])
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: 'timestamps' must be a list of [start, end] numbers.") from None
+    windows = _windows(row["timestamps"], where) if "timestamps" in row else None
     labels = row.get("label")
     return QueryRecord(
         video_id=str(row["video_id"]),
         annotation_uid=annotation_uid,
         query_idx=query_idx,
         query=text,
-        duration=float(row["duration"]),
+        duration=as_number(row["duration"], f"{where}: 'duration'"),
         windows=windows,
         query_type=str(row.get("query_type", "")),
         template=row.get("template"),
         labels=tuple(labels) if isinstance(labels, list) else None,
         line=line,
+    )
+
+
+def _windows(value: object, where: str) -> tuple[Window, ...]:
+    """``timestamps`` as [start, end] pairs, numbers unchanged."""
+    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+        raise UserError(f"{where}: 'timestamps' must be a list of [start, end] numbers.")
+    return tuple(
+        (as_number(s, f"{where}: 'timestamps'"), as_number(e, f"{where}: 'timestamps'")) for s, e in value
     )

@@ -4,14 +4,24 @@ Nesting: videos -> clips -> annotations -> language_queries (pipeline.md §1.1).
 language-query entry becomes one record, textless ones included (with ``query == ""``), so
 that ``query_idx`` is the official index. Ground truth is [clip_start_sec, clip_end_sec] in
 clip-relative seconds; duration is ``video_end_sec - video_start_sec`` as in the reference.
+Numbers keep the type JSON gave them, so a conversion writes them back unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from osgnet_bench.annotations.records import QueryRecord
+from osgnet_bench.annotations.fields import (
+    as_object,
+    optional_text,
+    require_list,
+    require_number,
+    require_str,
+)
+from osgnet_bench.annotations.records import QueryRecord, Window
 from osgnet_bench.errors import UserError
+
+QUERY_TYPE = "nlq"
 
 
 def is_raw_nlq(data: Any) -> bool:
@@ -20,29 +30,33 @@ def is_raw_nlq(data: Any) -> bool:
     return isinstance(videos, list) and bool(videos) and isinstance(videos[0], dict) and "clips" in videos[0]
 
 
-def read_raw_nlq(data: dict, source: str, query_type: str = "nlq") -> list[QueryRecord]:
+def read_raw_nlq(data: dict, source: str, query_type: str = QUERY_TYPE) -> list[QueryRecord]:
     """All language-query entries of a parsed raw NLQ file, in file order."""
     if not is_raw_nlq(data):
         raise UserError(f"{source}: not a raw Ego4D NLQ file (expected 'videos' with 'clips').")
     records: list[QueryRecord] = []
     for v, video in enumerate(data["videos"]):
-        for c, clip in enumerate(video.get("clips", [])):
+        for c, clip in enumerate(require_list(video, "clips", f"{source}: videos[{v}]")):
             where = f"{source}: videos[{v}].clips[{c}]"
-            clip_uid = _require(clip, "clip_uid", where)
-            duration = float(_require(clip, "video_end_sec", where)) - float(
-                _require(clip, "video_start_sec", where)
+            clip_uid = require_str(clip, "clip_uid", where)
+            duration = require_number(clip, "video_end_sec", where) - require_number(
+                clip, "video_start_sec", where
             )
-            for a, annotation in enumerate(clip.get("annotations", [])):
-                annotation_uid = _require(annotation, "annotation_uid", f"{where}.annotations[{a}]")
-                for q, entry in enumerate(annotation.get("language_queries", [])):
+            for a, annotation in enumerate(require_list(clip, "annotations", where)):
+                annotation_where = f"{where}.annotations[{a}]"
+                annotation_uid = require_str(annotation, "annotation_uid", annotation_where)
+                entries = require_list(annotation, "language_queries", annotation_where)
+                for q, raw_entry in enumerate(entries):
+                    entry_where = f"{annotation_where}.language_queries[{q}]"
+                    entry = as_object(raw_entry, entry_where)
                     records.append(
                         QueryRecord(
                             video_id=clip_uid,
                             annotation_uid=annotation_uid,
                             query_idx=q,
-                            query=entry.get("query") or "",
+                            query=optional_text(entry, "query", entry_where),
                             duration=duration,
-                            windows=_window(entry, f"{where}.annotations[{a}].language_queries[{q}]"),
+                            windows=_window(entry, entry_where),
                             query_type=query_type,
                             template=entry.get("template"),
                         )
@@ -50,15 +64,8 @@ def read_raw_nlq(data: dict, source: str, query_type: str = "nlq") -> list[Query
     return records
 
 
-def _window(entry: dict, where: str) -> tuple[tuple[float, float], ...] | None:
+def _window(entry: dict, where: str) -> tuple[Window, ...] | None:
+    """The one GT window of an annotated entry, ``None`` for an unannotated (test) entry."""
     if "clip_start_sec" not in entry and "clip_end_sec" not in entry:
         return None
-    start = _require(entry, "clip_start_sec", where)
-    end = _require(entry, "clip_end_sec", where)
-    return ((float(start), float(end)),)
-
-
-def _require(mapping: dict, key: str, where: str) -> Any:
-    if not isinstance(mapping, dict) or key not in mapping:
-        raise UserError(f"{where}: missing key {key!r}.")
-    return mapping[key]
+    return ((require_number(entry, "clip_start_sec", where), require_number(entry, "clip_end_sec", where)),)

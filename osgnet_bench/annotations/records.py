@@ -20,6 +20,8 @@ class QueryRecord:
     annotation's raw list, counted *before* textless entries are skipped, so it is the official
     ``query_idx``. ``windows`` are ground-truth [start, end] seconds, ``None`` for unannotated
     (test) queries. ``query`` is ``""`` for textless raw entries, which are never predicted.
+    ``duration`` and window bounds are the JSON numbers as read (an ``int`` stays an ``int``), so
+    converted files reproduce the reference byte for byte.
     """
 
     video_id: str

@@ -1,0 +1,25 @@
+"""``osgnet-bench convert-checkpoint``: official OSGNet checkpoint -> osgnet-bench checkpoint."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(name="convert-checkpoint")
+@click.argument("checkpoint", type=click.Path(path_type=str))
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=str),
+              help="The official YAML config the checkpoint was trained with.")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=str),
+              help="Where to write the converted checkpoint (written atomically).")
+def command(checkpoint: str, config_path: str, out_path: str) -> None:
+    """Check CHECKPOINT strictly against the model CONFIG builds (every missing, unexpected or
+    mis-shaped key is listed) and write it in osgnet-bench's format."""
+    from trainers.model.checkpoint import convert_checkpoint
+    from trainers.model.config import load_model_config
+    from trainers.model.summary import build_on_meta
+
+    model = build_on_meta(load_model_config(config_path))
+    summary = convert_checkpoint(checkpoint, model, out_path)
+    epoch = "unknown" if summary["epoch"] is None else summary["epoch"]
+    click.echo(f"{out_path}: {summary['tensors']} tensors, {summary['parameters']:,} parameters "
+               f"from the {summary['kind']} checkpoint {checkpoint} (epoch {epoch}).")

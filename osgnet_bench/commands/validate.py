@@ -1,0 +1,81 @@
+"""``osgnet-bench validate``: check an EvalAI submission file before uploading it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from osgnet_bench.annotations.load import load_annotations
+from osgnet_bench.annotations.records import index_records
+from osgnet_bench.tracks import TRACK_NAMES, get_track
+from submissions.validate import DEFAULT_MAX_SHOWN, ValidationReport, validate_submission_file
+
+
+@click.command(name="validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--track", "track_name", required=True, help=f"Benchmark track: {', '.join(TRACK_NAMES)}.")
+@click.option(
+    "--gt",
+    "gt_path",
+    type=click.Path(dir_okay=False),
+    help="Ground-truth or test query file; checks that every query is present exactly once.",
+)
+@click.option("--split", help="Split to read from a multi-split annotation file (TACoS JSON).")
+@click.option("--challenge", help="Expected EvalAI challenge string (default: the track's).")
+@click.option(
+    "--max-problems",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_SHOWN,
+    show_default=True,
+    help="How many problems to list; the totals always count all of them.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable text, or one JSON object for scripts.",
+)
+def command(
+    file: str,
+    track_name: str,
+    gt_path: str | None,
+    split: str | None,
+    challenge: str | None,
+    max_problems: int,
+    output_format: str,
+) -> None:
+    """Check FILE against the EvalAI submission format; exit 1 when it has errors (warnings pass)."""
+    track = get_track(track_name)
+    queries = load_annotations(gt_path, track, split=split) if gt_path else None
+    if queries is not None:
+        index_records(queries, gt_path)  # a query listed twice is the GT file's fault: name it
+    report = validate_submission_file(file, track, queries, challenge)
+    if output_format == "json":
+        click.echo(json.dumps({"file": file, **report.to_dict(max_problems)}, indent=2))
+    else:
+        click.echo(render_text(file, report, max_problems))
+    if not report.is_valid:
+        sys.exit(1)
+
+
+def render_text(file: str, report: ValidationReport, max_shown: int) -> str:
+    """A readable report: verdict, the first ``max_shown`` problems with their paths, totals by kind."""
+    verdict = "VALID" if report.is_valid else "INVALID"
+    coverage = f", {report.expected_queries} queries expected" if report.expected_queries is not None else ""
+    lines = [
+        f"{file}: {verdict} for track {report.track} (challenge {report.challenge}): "
+        f"{report.results} results{coverage}; {len(report.errors)} errors, {len(report.warnings)} warnings"
+    ]
+    shown = report.problems[:max_shown]
+    for problem in shown:
+        lines.append(f"  {problem.severity.value:<7} {problem.path}: {problem.message}")
+    if len(shown) < len(report.problems):
+        lines.append(f"  ... {len(report.problems) - len(shown)} more not shown (--max-problems)")
+    if report.problems:
+        totals = ", ".join(f"{kind} {count}" for kind, count in report.counts().items())
+        lines.append(f"totals: {totals}")
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""The predictions file: ranked windows per query, read from JSON Lines or an EvalAI submission.
+
+A predictions file has one JSON object per line (docs/formats.md)::
+
+    {"query_id": "<annotation_uid>_<query_idx>", "video_id": "<clip_uid>",
+     "windows": [[start_s, end_s], ...], "scores": [...]}
+
+``windows`` are ranked best first; ``scores`` is optional and, when present, has one number per
+window. Extra keys are ignored. Wherever predictions are read, an EvalAI submission JSON
+(``{"version", "challenge", "results": [{"clip_uid", "annotation_uid", "query_idx",
+"predicted_times"}]}``) is accepted too; a window may carry a third element (a score), which is
+ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from osgnet_bench.annotations.records import QueryKey, split_query_id
+from osgnet_bench.errors import UserError
+from osgnet_bench.files import atomic_writer, read_text
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """Ranked windows for one query.
+
+    ``windows`` is a float64 array [k, 2] of (start, end) seconds, best first, k >= 1.
+    ``scores`` is a float64 array [k] or ``None`` when the source had no scores.
+    ``where`` says where the entry came from (file and line or JSON path), for error messages.
+    """
+
+    video_id: str
+    annotation_uid: str
+    query_idx: int
+    windows: np.ndarray
+    scores: np.ndarray | None = None
+    where: str = ""
+
+    @property
+    def query_id(self) -> str:
+        """``{annotation_uid}_{query_idx}``, the key used by jsonl files."""
+        return f"{self.annotation_uid}_{self.query_idx}"
+
+    @property
+    def key(self) -> QueryKey:
+        """(clip_uid, annotation_uid, query_idx), the same key as ``QueryRecord.key``."""
+        return (self.video_id, self.annotation_uid, self.query_idx)
+
+
+def read_predictions(path: str | os.PathLike) -> list[Prediction]:
+    """All predictions of a predictions jsonl file or an EvalAI submission JSON, in file order."""
+    text = read_text(path)
+    if not text.strip():
+        raise UserError(f"{path}: contains no predictions (the file is empty).")
+    whole = _parse_whole(text, str(path))
+    if isinstance(whole, dict) and "results" in whole:
+        predictions = predictions_from_submission(whole, str(path))
+    elif whole is None or isinstance(whole, dict):
+        predictions = _predictions_from_jsonl_text(text, str(path))
+    else:
+        raise UserError(
+            f"{path}: expected one prediction object per line or an EvalAI submission JSON "
+            f"object with 'results', got a JSON {type(whole).__name__}."
+        )
+    if not predictions:
+        raise UserError(f"{path}: contains no predictions.")
+    return predictions
+
+
+def predictions_from_submission(data: dict, source: str) -> list[Prediction]:
+    """Predictions of a parsed EvalAI submission; errors name ``source`` and the JSON path."""
+    results = data.get("results")
+    if not isinstance(results, list):
+        raise UserError(f"{source}: 'results' must be a list of per-query objects.")
+    predictions = []
+    for i, entry in enumerate(results):
+        where = f"{source}: results[{i}]"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: expected a JSON object, got {type(entry).__name__}.")
+        for key in ("clip_uid", "annotation_uid", "query_idx", "predicted_times"):
+            if key not in entry:
+                raise UserError(f"{where}: missing key {key!r}.")
+        query_idx = entry["query_idx"]
+        if isinstance(query_idx, bool) or not isinstance(query_idx, int) or query_idx < 0:
+            raise UserError(f"{where}.query_idx: must be a non-negative JSON integer, got {query_idx!r}.")
+        predictions.append(
+            Prediction(
+                video_id=_string(entry["clip_uid"], f"{where}.clip_uid"),
+                annotation_uid=_string(entry["annotation_uid"], f"{where}.annotation_uid"),
+                query_idx=query_idx,
+                windows=windows_array(entry["predicted_times"], f"{where}.predicted_times"),
+                where=where,
+            )
+        )
+    return predictions
+
+
+def prediction_from_row(row: object, where: str) -> Prediction:
+    """One parsed predictions-jsonl object -> ``Prediction``; ``where`` names file and line."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}.")
+    for key in ("query_id", "video_id", "windows"):
+        if key not in row:
+            raise UserError(f"{where}: missing key {key!r}.")
+    try:
+        annotation_uid, query_idx = split_query_id(_string(row["query_id"], f"{where}: 'query_id'"))
+    except ValueError as exc:
+        raise UserError(f"{where}: {exc}.") from None
+    windows = windows_array(row["windows"], f"{where}: 'windows'")
+    scores = None
+    if row.get("scores") is not None:
+        scores = _scores_array(row["scores"], len(windows), f"{where}: 'scores'")
+    return Prediction(
+        video_id=_string(row["video_id"], f"{where}: 'video_id'"),
+        annotation_uid=annotation_uid,
+        query_idx=query_idx,
+        windows=windows,
+        scores=scores,
+        where=where,
+    )
+
+
+def windows_array(value: object, where: str) -> np.ndarray:
+    """A JSON list of ranked windows -> float64 array [k, 2].
+
+    Each window is ``[start, end]`` or ``[start, end, extra]`` (extra ignored). The list must be
+    non-empty and every number finite.
+    """
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{where}: must be a non-empty list of [start, end] windows.")
+    if not isinstance(value[0], list):
+        raise UserError(f"{where}: must be a list of [start, end] windows, not one flat pair.")
+    try:
+        array = np.asarray(value)
+    except ValueError:
+        raise UserError(f"{where}: every window must have the same length ([start, end]).") from None
+    if array.ndim != 2 or array.shape[1] < 2 or array.dtype.kind not in "iuf":
+        raise UserError(f"{where}: every window must be a list of numbers [start, end].")
+    array = array[:, :2].astype(np.float64)
+    if not np.isfinite(array).all():
+        raise UserError(f"{where}: windows must be finite numbers (found NaN or infinity).")
+    return array
+
+
+def write_predictions(path: str | os.PathLike, predictions: Iterable[Prediction]) -> None:
+    """Write a predictions jsonl file atomically (``scores`` only for predictions that have them)."""
+    with atomic_writer(path) as handle:
+        for prediction in predictions:
+            row: dict[str, object] = {
+                "query_id": prediction.query_id,
+                "video_id": prediction.video_id,
+                "windows": prediction.windows.tolist(),
+            }
+            if prediction.scores is not None:
+                row["scores"] = prediction.scores.tolist()
+            handle.write(json.dumps(row) + "\n")
+
+
+def _predictions_from_jsonl_text(text: str, source: str) -> list[Prediction]:
+    predictions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source}: line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"{where} is not valid JSON (column {exc.colno}: {exc.msg}); expected one "
+                "prediction object per line or an EvalAI submission JSON."
+            ) from None
+        predictions.append(prediction_from_row(row, where))
+    return predictions
+
+
+def _parse_whole(text: str, source: str) -> object:
+    """The whole text as one JSON value, or ``None`` when it holds several (JSON Lines).
+
+    A syntax error that is not "several values" is reported with its line and column.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return None
+        raise UserError(
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
+            "expected one prediction object per line or an EvalAI submission JSON."
+        ) from None
+
+
+def _scores_array(value: object, num_windows: int, where: str) -> np.ndarray:
+    if not isinstance(value, list) or len(value) != num_windows:
+        raise UserError(f"{where}: must be a list with one number per window ({num_windows}).")
+    array = np.asarray(value)
+    if array.ndim != 1 or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+        raise UserError(f"{where}: must be a list of finite numbers.")
+    return array.astype(np.float64)
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{where}: must be a non-empty string, got {value!r}.")
+    return value

@@ -1,0 +1,1 @@
+"""The data layer: feature stores, captions and shots, the dataset config, samples and loaders."""

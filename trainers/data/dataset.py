@@ -1,0 +1,201 @@
+"""One query -> the per-sample dict the OSGNet model consumes (model.md §1.1, pipeline.md §2.7).
+
+| key | type / shape |
+|---|---|
+| ``video_id``, ``query_id``, ``query`` | str |
+| ``feats`` | float32 (D_v, T): the whole video, never cropped |
+| ``fps``, ``duration``, ``feat_stride``, ``feat_num_frames`` | float |
+| ``segments`` | float64 (N, 2) ground truth in grid units, or None (unannotated) |
+| ``one_hot_labels`` | int64 (N, 1) all ones, or None |
+| ``query_feats`` | float32 (D_t, L) |
+| ``video_query_feats`` | list of float32 (D_t, L_j): every query of the video, file order (VTM) |
+| ``video_segments`` | list of float64 (n_j, 2), or None when unannotated |
+| ``shots`` | float32 (2, S + 1), last column the padding shot [T, max_seq_len] (with captions) |
+| ``object_feats`` | list of T float32 (k_t, D_obj) tensors, (0, D_obj) where none (with objects) |
+
+Decoding one video (features, detections, shots, the token features of all its queries) is the
+expensive part, and many queries share a video, so decoded videos are kept in a small per-process
+LRU cache. Samples are built from the cache without changing their content; pair it with
+:class:`trainers.data.loader.VideoGroupedSampler` so that queries of one video arrive together.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from osgnet_bench.annotations.jsonl import read_query_jsonl
+from osgnet_bench.annotations.records import QueryRecord
+from osgnet_bench.errors import UserError
+from trainers.data.captions import shot_cut_frames, shots_from_cuts
+from trainers.data.config import DatasetConfig
+from trainers.data.objects import label_class_choices, select_query_objects
+from trainers.data.segments import jitter_windows, seconds_to_grid
+from trainers.data.sources import FeatureSources, check_sources
+from trainers.data.stores import StepDetections
+
+
+@dataclass
+class DecodedVideo:
+    """Everything a sample needs from one video, decoded once."""
+
+    feats: torch.Tensor  # float32 (D_v, T)
+    query_feats: dict[str, torch.Tensor]  # query_id -> float32 (D_t, L)
+    detections: StepDetections | None
+    shots: torch.Tensor | None  # float32 (2, S + 1)
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.feats.shape[1])
+
+
+class GroundingDataset(Dataset):
+    """Map-style dataset: item ``i`` is the sample of query ``records[i]``.
+
+    ``training`` enables the ``max_seq_len`` check and temporal jittering (if configured).
+    ``cache_videos`` is the number of decoded videos each process keeps (0 decodes every time).
+    Random choices (jitter, the ``mul_query_input`` subset) depend only on (seed, epoch, index),
+    so samples are identical whatever the worker count and order.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[QueryRecord],
+        config: DatasetConfig,
+        sources: FeatureSources,
+        training: bool,
+        cache_videos: int = 16,
+        seed: int = 0,
+        source: str = "annotations",
+    ) -> None:
+        self.records = [r for r in records if r.has_text]
+        self.config = config
+        self.sources = sources
+        self.training = training
+        self.cache_videos = cache_videos
+        self.seed = seed
+        self.epoch = 0
+        self.video_queries: dict[str, list[int]] = {}
+        for index, record in enumerate(self.records):
+            self.video_queries.setdefault(record.video_id, []).append(index)
+        self._label_choices = [label_class_choices(r.labels) for r in self.records]
+        self._cache: OrderedDict[str, DecodedVideo] = OrderedDict()
+        check_sources(sources, self.records, config, source)
+
+    @classmethod
+    def from_config(cls, config: DatasetConfig, split: str, training: bool | None = None, **kwargs) -> GroundingDataset:
+        """The dataset of ``split`` ("train" or "val"), reading the config's jsonl and stores."""
+        path = config.jsonl_for(split)
+        if path is None:
+            raise UserError(f"the dataset config has no {'train' if split == 'train' else 'val'}_jsonl_file.")
+        records = read_query_jsonl(path)
+        sources = FeatureSources.open(config, split)
+        return cls(records, config, sources, training=split == "train" if training is None else training,
+                   source=str(path), **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random draws (jitter, query subsets) for a new epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        video = self.decoded_video(record.video_id)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        cfg = self.config
+        if self.training and video.num_steps > cfg.max_seq_len:
+            raise UserError(
+                f"video {record.video_id!r} has {video.num_steps} feature steps, more than "
+                f"dataset.max_seq_len = {cfg.max_seq_len}; raise max_seq_len or cut the video."
+            )
+        query_feats = video.query_feats[record.query_id]
+        if cfg.text_feat_with_eot:
+            query_feats = query_feats[:, 1:]
+        segments = self._grid_windows(record, rng)
+        sample = {
+            "video_id": record.video_id,
+            "query_id": record.query_id,
+            "query": record.query,
+            "feats": video.feats.clone(),
+            "fps": float(cfg.default_fps),
+            "duration": float(record.duration),
+            "feat_stride": float(cfg.feat_stride),
+            "feat_num_frames": float(cfg.num_frames),
+            "segments": segments,
+            "one_hot_labels": None if segments is None else torch.ones((len(segments), cfg.num_classes), dtype=torch.int64),
+            "query_feats": query_feats.clone(),
+        }
+        if cfg.mul_query_input > 0:
+            sample.update(self._video_queries(record.video_id, video, rng))
+        if video.shots is not None:
+            sample["shots"] = video.shots.clone()
+        if video.detections is not None:
+            sample["object_feats"] = self._object_feats(video, self._label_choices[index])
+        return sample
+
+    def _grid_windows(self, record: QueryRecord, rng: np.random.Generator) -> torch.Tensor | None:
+        if record.windows is None:
+            return None
+        grid = seconds_to_grid(record.windows, self.config.default_fps, self.config.grid_stride)
+        if self.training and self.config.enable_temporal_jittering:
+            grid = jitter_windows(grid, rng)
+        return torch.from_numpy(grid)
+
+    def _video_queries(self, video_id: str, video: DecodedVideo, rng: np.random.Generator) -> dict:
+        members = self.video_queries[video_id]
+        if len(members) > self.config.mul_query_input:
+            picked = np.sort(rng.choice(len(members), self.config.mul_query_input, replace=False))
+            members = [members[i] for i in picked]
+        others = [self.records[i] for i in members]
+        annotated = all(r.windows is not None for r in others)
+        return {
+            "video_query_feats": [video.query_feats[r.query_id].clone() for r in others],
+            "video_segments": [self._grid_windows(r, rng) for r in others] if annotated else None,
+        }
+
+    def _object_feats(self, video: DecodedVideo, choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
+        counts, class_ids = select_query_objects(video.detections, choices, video.num_steps)
+        tokens = self.sources.class_table[torch.from_numpy(class_ids)]
+        return list(torch.split(tokens, counts.tolist()))
+
+    def decoded_video(self, video_id: str) -> DecodedVideo:
+        """The decoded video, from this process's cache when possible."""
+        cached = self._cache.get(video_id)
+        if cached is not None:
+            self._cache.move_to_end(video_id)
+            return cached
+        video = self._decode(video_id)
+        if self.cache_videos > 0:
+            self._cache[video_id] = video
+            while len(self._cache) > self.cache_videos:
+                self._cache.popitem(last=False)
+        return video
+
+    def _decode(self, video_id: str) -> DecodedVideo:
+        feats = torch.from_numpy(np.ascontiguousarray(self.sources.videos.read(video_id).T))
+        num_steps = int(feats.shape[1])
+        queries = {}
+        for i in self.video_queries[video_id]:
+            query_id = self.records[i].query_id
+            if query_id not in queries:
+                queries[query_id] = torch.from_numpy(np.ascontiguousarray(self.sources.texts.read(query_id).T))
+        shots = None
+        if self.sources.captions is not None:
+            cfg = self.config
+            cuts = shot_cut_frames(self.sources.captions.read(video_id), cfg.default_fps,
+                                   cfg.split_word_list, cfg.max_shot_second)
+            shots = torch.from_numpy(shots_from_cuts(cuts, num_steps, cfg.num_frames, cfg.max_seq_len))
+        detections = self.sources.objects.read(video_id) if self.sources.objects is not None else None
+        return DecodedVideo(feats, queries, detections, shots)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = OrderedDict()
+        return state

@@ -1,0 +1,171 @@
+"""Read-only LMDB access that is safe with multi-worker DataLoaders, and an atomic LMDB writer.
+
+A reader opens its environment lazily, in the process that first reads, and reopens it after a
+fork (the environment handle is never shared between processes and never pickled). Stores are
+opened with ``lock=False``: they are immutable once written, so readers need no lock file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import lmdb
+
+from osgnet_bench.errors import UserError
+
+_INITIAL_MAP_SIZE = 64 << 20
+
+# LMDB allows one environment per file per process, so readers of the same store share it.
+_open_envs: dict[Path, lmdb.Environment] = {}
+_open_envs_pid: int | None = None
+
+
+def _open_readonly(path: Path, name: str) -> lmdb.Environment:
+    """The process-wide read-only environment of ``path``; handles inherited through fork are dropped."""
+    global _open_envs_pid
+    if _open_envs_pid != os.getpid():
+        _open_envs.clear()
+        _open_envs_pid = os.getpid()
+    key = path.resolve()
+    env = _open_envs.get(key)
+    if env is None:
+        try:
+            env = lmdb.open(str(path), subdir=path.is_dir(), readonly=True, lock=False,
+                            readahead=False, max_readers=2048, meminit=False)
+        except lmdb.Error as exc:
+            raise UserError(f"{name} store {path}: not a readable LMDB store ({exc}).") from None
+        _open_envs[key] = env
+    return env
+
+
+def _forget(path: Path) -> None:
+    """Close this process's environment of ``path`` (before the store is replaced)."""
+    env = _open_envs.pop(path.resolve(), None) if _open_envs_pid == os.getpid() else None
+    if env is not None:
+        env.close()
+
+
+class LmdbReader:
+    """Lazily opened, read-only view of one LMDB store (a directory with ``data.mdb``, or a file)."""
+
+    def __init__(self, path: str | os.PathLike, name: str) -> None:
+        self.path = Path(path)
+        self.name = name
+        self._env: lmdb.Environment | None = None
+        self._pid: int | None = None
+        if not self.path.exists():
+            raise UserError(f"{name} store {self.path}: no such LMDB directory or file.")
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "name": self.name, "_env": None, "_pid": None}
+
+    @property
+    def env(self) -> lmdb.Environment:
+        """The environment of this process, opened on first use (and again after a fork)."""
+        if self._env is None or self._pid != os.getpid():
+            self._env = _open_readonly(self.path, self.name)
+            self._pid = os.getpid()
+        return self._env
+
+    def get(self, key: str) -> bytes | None:
+        """The raw value stored under ``key`` (UTF-8 encoded), or ``None``."""
+        with self.env.begin() as txn:
+            return txn.get(key.encode("utf-8"))
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The keys (deduplicated, in first-seen order) that this store lacks; values are not read."""
+        absent: list[str] = []
+        seen: set[str] = set()
+        with self.env.begin(buffers=True) as txn:
+            for key in keys:
+                if key in seen:
+                    continue
+                seen.add(key)
+                if txn.get(key.encode("utf-8")) is None:
+                    absent.append(key)
+        return absent
+
+    def keys(self) -> Iterator[str]:
+        """Every key, in LMDB (byte) order."""
+        with self.env.begin() as txn:
+            for key in txn.cursor().iternext(keys=True, values=False):
+                yield bytes(key).decode("utf-8")
+
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        """Every (key, value) pair, in LMDB (byte) order."""
+        with self.env.begin() as txn:
+            for key, value in txn.cursor():
+                yield bytes(key).decode("utf-8"), bytes(value)
+
+    def __len__(self) -> int:
+        return int(self.env.stat()["entries"])
+
+
+def write_lmdb(path: str | os.PathLike, items: Iterable[tuple[str, bytes]]) -> int:
+    """Write ``(key, value)`` pairs to a new LMDB directory at ``path``; returns the entry count.
+
+    The store is built in a temporary directory next to ``path`` and renamed into place only when
+    complete, so a crash never leaves a half-written store. An existing store at ``path`` is
+    replaced. The map grows as needed.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        count = _fill(tmp_dir, items)
+        _forget(target)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp_dir, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp_dir, target)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return count
+
+
+def _fill(directory: Path, items: Iterable[tuple[str, bytes]]) -> int:
+    env = lmdb.open(str(directory), map_size=_INITIAL_MAP_SIZE, subdir=True, sync=False)
+    count = 0
+    try:
+        for chunk in _chunks(items):
+            _put_chunk(env, chunk)
+            count += len(chunk)
+        env.sync(True)
+    finally:
+        env.close()
+    return count
+
+
+def _chunks(items: Iterable[tuple[str, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
+    """Group items into transactions of at most 512 entries or 64 MiB."""
+    chunk: list[tuple[bytes, bytes]] = []
+    size = 0
+    for key, value in items:
+        chunk.append((key.encode("utf-8"), value))
+        size += len(value)
+        if len(chunk) >= 512 or size >= _INITIAL_MAP_SIZE:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _put_chunk(env: lmdb.Environment, chunk: list[tuple[bytes, bytes]]) -> None:
+    """Write one chunk in one transaction, growing the map and retrying when it is full."""
+    while True:
+        try:
+            with env.begin(write=True) as txn:
+                for key, value in chunk:
+                    txn.put(key, value)
+            return
+        except lmdb.MapFullError:
+            needed = sum(len(value) for _, value in chunk)
+            env.set_mapsize(env.info()["map_size"] * 2 + 2 * needed)
