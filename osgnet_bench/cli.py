@@ -57,7 +57,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn errors into clean messages and exit codes."""
     try:
-        cli.main(args=argv, prog_name="osgnet-bench", standalone_mode=False)
+        exit_code = cli.main(args=argv, prog_name="osgnet-bench", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -78,4 +78,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(3)
-    sys.exit(0)
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)

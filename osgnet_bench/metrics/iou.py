@@ -18,9 +18,14 @@ def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """
     pred_start, pred_end = pred[..., :, None, 0], pred[..., :, None, 1]
     gt_start, gt_end = gt[..., None, :, 0], gt[..., None, :, 1]
-    inter = np.maximum(0.0, np.minimum(pred_end, gt_end) - np.maximum(pred_start, gt_start))
-    hull = np.maximum(0.0, np.maximum(pred_end, gt_end) - np.minimum(pred_start, gt_start))
-    return np.divide(inter, hull, out=np.zeros_like(inter), where=hull > 0)
+    inter = np.minimum(pred_end, gt_end)
+    inter -= np.maximum(pred_start, gt_start)
+    np.maximum(inter, 0.0, out=inter)
+    hull = np.maximum(pred_end, gt_end)
+    hull -= np.minimum(pred_start, gt_start)
+    hull[hull <= 0.0] = 1.0  # the intersection is 0 there, so the IoU becomes 0
+    inter /= hull
+    return inter
 
 
 def interval_iou(pred: tuple[float, float], gt: tuple[float, float]) -> float:

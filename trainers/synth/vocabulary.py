@@ -1,7 +1,9 @@
 """The synthetic world: nouns (detector classes), verbs, template words and their embeddings.
 
 Every word gets a fixed random embedding in the text space (the "GloVe/CLIP" of this world);
-nouns and verbs also get a visual pattern in the video space. A noun is one detector class, at a
+nouns and verbs also get a visual pattern in the video space: a fixed linear map of the word's
+embedding (video and text features are aligned, as with EgoVLP/InternVideo and CLIP) plus a
+word-specific part, with unit variance per dimension. A noun is one detector class, at a
 fixed position of the 1,203-row LVIS-sized class table, whose row is a noisy projection of the
 noun's word embedding (like CLIP's "a photo of a {class}").
 """
@@ -39,7 +41,7 @@ class Vocabulary:
     """Embeddings of one synthetic world (all drawn from one seed)."""
 
     word_vectors: dict[str, np.ndarray]  # word -> (text_dim,)
-    visual: dict[str, np.ndarray]  # noun or verb -> (video_dim,), unit variance per dim
+    visual: dict[str, np.ndarray]  # noun, surface or verb -> (video_dim,), unit variance per dim
     class_of: dict[str, int]  # noun or surface -> class id in [0, NUM_CLASSES)
     class_table: np.ndarray  # (NUM_CLASSES, class_dim) float32
 
@@ -48,7 +50,12 @@ class Vocabulary:
               template_words: list[str]) -> Vocabulary:
         words = sorted(set(NOUNS) | set(SURFACES) | set(VERBS) | set(template_words))
         word_vectors = {w: rng.standard_normal(text_dim).astype(np.float32) for w in words}
-        visual = {w: rng.standard_normal(video_dim).astype(np.float32) for w in (*NOUNS, *SURFACES, *VERBS)}
+        alignment = rng.standard_normal((video_dim, text_dim)).astype(np.float32) / np.sqrt(text_dim)
+        visual = {}
+        for w in (*NOUNS, *SURFACES, *VERBS):
+            aligned = alignment @ word_vectors[w]
+            aligned *= np.sqrt(video_dim) / np.linalg.norm(aligned)
+            visual[w] = (0.8 * aligned + 0.6 * rng.standard_normal(video_dim)).astype(np.float32)
         objects = (*NOUNS, *SURFACES)
         ids = rng.choice(NUM_CLASSES, size=len(objects), replace=False)
         class_of = {name: int(i) for name, i in zip(objects, ids)}
