@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "Generate a small synthetic dataset in the real formats."),
     "model-info": ("model_info", "Parameter counts and shapes of a model config."),
     "convert-checkpoint": ("convert_checkpoint", "Convert an official OSGNet checkpoint."),
+    "train": ("train", "Train OSGNet (in-process or torchrun DDP), fault-tolerant."),
+    "infer": ("infer", "Predict a split with a checkpoint into a predictions jsonl."),
+    "run": ("run", "The main job: train, infer, evaluate (a built-in demo without a config)."),
+    "submit": ("submit", "Ensemble prediction files into a validated EvalAI submission."),
+    "compare": ("compare", "Compare runs: every metric, breakdowns, deltas to a baseline, plots."),
 }
 
 

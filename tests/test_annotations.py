@@ -23,6 +23,18 @@ def dump_lines(rows: list[dict]) -> list[str]:
     return [json.dumps(row) for row in rows]
 
 
+def assert_same_lines(ours: list[str], expected: list[str]) -> None:
+    """Equal line lists; on failure show only the first difference (a full diff is very slow)."""
+    first = next((i for i, (a, b) in enumerate(zip(ours, expected)) if a != b), None)
+    assert first is None, f"line {first + 1} differs:\n ours:     {ours[first]}\n expected: {expected[first]}"
+    assert len(ours) == len(expected)
+
+
+def file_lines(path: Path) -> list[str]:
+    """The file split on "\n" only, so a trailing newline shows up as a final empty line."""
+    return path.read_text(encoding="utf-8").split("\n")
+
+
 def without_label(path: Path) -> list[str]:
     """The lines of a ``*_label_lemma`` / ``*_lemma`` file with the ``label`` key removed."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -313,6 +325,25 @@ def test_jsonl_reader_round_trips_converted_rows(tmp_path):
     assert dump_lines(again) == dump_lines(rows)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"query": "q", "query_id": "a_0", "video_id": "v", "duration": "480"}',
+         r"bad.jsonl: line 2: 'duration': expected a number, got '480'"),
+        ('{"query": "q", "query_id": "a_0", "video_id": "v", "duration": 480, "timestamps": [[1, 2, 3]]}',
+         r"bad.jsonl: line 2: 'timestamps' must be a list of \[start, end\] numbers"),
+        ('{"query": "q", "query_id": "a_0", "video_id": "v", "duration": 480, "timestamps": [[1, null]]}',
+         r"bad.jsonl: line 2: 'timestamps': expected a number, got None"),
+        ('{"query": "q", "query_id": "a", "video_id": "v", "duration": 480}', r"line 2: query_id 'a' does not end"),
+    ],
+)
+def test_jsonl_reader_errors_name_the_line(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"query": "q", "query_id": "a_1", "video_id": "v", "duration": 480}\n' + line)
+    with pytest.raises(UserError, match=message):
+        load_annotations(path, NLQ_V2)
+
+
 # ---------------------------------------------------------------- real releases
 
 
@@ -332,7 +363,7 @@ def test_real_nlq_conversion_matches_the_reference(shared_data, raw, converted, 
     assert len(records) == entries
     assert sum(not r.has_text for r in records) == textless
     rows = dump_lines(records_to_jsonl_rows(records, NLQ_V2))
-    assert rows == without_label(shared_data / "nlq_v2" / converted)
+    assert_same_lines(rows, without_label(shared_data / "nlq_v2" / converted))
 
 
 def test_real_nlq_val_textless_indices_are_kept(shared_data):
@@ -342,11 +373,10 @@ def test_real_nlq_val_textless_indices_are_kept(shared_data):
 
 
 def test_real_goalstep_val_is_reproduced_byte_for_byte(shared_data):
-    expected = (shared_data / "goalstep" / "ego4d_goal_step_val_v2.jsonl").read_text(encoding="utf-8")
-    assert "\n".join(convert_file(shared_data / "goalstep" / "goalstep_valid.json", GOALSTEP)) == expected
-    assert convert_file(shared_data / "goalstep" / "goalstep_valid.json", GOALSTEP) == without_label(
-        shared_data / "goalstep" / "ego4d_goal_step_val_v2_lemma.jsonl"
-    )
+    lines = convert_file(shared_data / "goalstep" / "goalstep_valid.json", GOALSTEP)
+    assert len(lines) == 7696
+    assert_same_lines(lines, file_lines(shared_data / "goalstep" / "ego4d_goal_step_val_v2.jsonl"))
+    assert_same_lines(lines, without_label(shared_data / "goalstep" / "ego4d_goal_step_val_v2_lemma.jsonl"))
 
 
 def test_real_goalstep_test_matches_except_durations(shared_data):
@@ -354,23 +384,26 @@ def test_real_goalstep_test_matches_except_durations(shared_data):
     records = load_annotations(shared_data / "goalstep" / "goalstep_test.json", GOALSTEP)
     assert len(records) == 5540 and len({r.video_id for r in records}) == 134
     assert all(r.duration is None for r in records)
-    expected = [json.loads(line) for line in without_label(shared_data / "goalstep" / "ego4d_goal_step_test_v2_lemma.jsonl")]
+    shipped = without_label(shared_data / "goalstep" / "ego4d_goal_step_test_v2_lemma.jsonl")
+    expected = [json.loads(line) for line in shipped]
     ours = [
         {"query": r.query, "query_id": r.query_id, "video_id": r.video_id, "query_type": r.query_type}
         for r in records
     ]
-    assert ours == [{key: value for key, value in row.items() if key != "duration"} for row in expected]
+    assert_same_lines(
+        dump_lines(ours), dump_lines([{k: v for k, v in row.items() if k != "duration"} for row in expected])
+    )
 
 
 def test_real_goalstep_test_with_shipped_durations_is_reproduced(shared_data):
     shipped = shared_data / "goalstep" / "ego4d_goal_step_test_v2.jsonl"
     durations = read_video_durations(shipped)
     lines = convert_file(shared_data / "goalstep" / "goalstep_test.json", GOALSTEP, durations=durations)
-    assert "\n".join(lines) == shipped.read_text(encoding="utf-8")
+    assert_same_lines(lines, file_lines(shipped))
 
 
 @pytest.mark.parametrize(("split", "count"), [("train", 9790), ("val", 4436), ("test", 4001)])
 def test_real_tacos_is_reproduced_byte_for_byte(shared_data, split, count):
     lines = convert_file(shared_data / "tacos" / "tacos.json", TACOS, split=split)
     assert len(lines) == count
-    assert "\n".join(lines) == (shared_data / "tacos" / f"{split}.jsonl").read_text(encoding="utf-8")
+    assert_same_lines(lines, file_lines(shared_data / "tacos" / f"{split}.jsonl"))

@@ -63,6 +63,15 @@ def test_padding_packs_rows_in_order():
     assert padded.shape == (2, 3, 2)
     assert mask.tolist() == [[True, False, False], [True, True, True]]
     assert padded[1, 2].tolist() == [7.0, 8.0] and padded[0, 1].tolist() == [0.0, 0.0]
+    from_pairs, pairs_mask = pad_windows([((1.0, 2.0),), ((3.0, 4.0), (5.0, 6.0), (7.0, 8.0))])
+    assert np.array_equal(from_pairs, padded) and np.array_equal(pairs_mask, mask)
+    cut, cut_mask = pad_windows([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])], max_width=2)
+    assert cut.tolist() == [[[1.0, 2.0], [0.0, 0.0]], [[3.0, 4.0], [5.0, 6.0]]]
+    assert cut_mask.tolist() == [[True, False], [True, True]]
+    tricky, tricky_mask = pad_windows([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]] * 9)], max_width=5)
+    assert tricky_mask.sum() == 6 and tricky[0, 1:].tolist() == [[0.0, 0.0]] * 4
+    full, full_mask = pad_windows([((1.0, 2.0),), ((3.0, 4.0),)])
+    assert full.tolist() == [[[1.0, 2.0]], [[3.0, 4.0]]] and full_mask.all()
 
 
 def test_exact_match_scores_everything():

@@ -15,11 +15,9 @@ TIMES = st.one_of(GRID_TIMES, ANY_TIMES)
 WINDOW = st.tuples(TIMES, TIMES)
 
 
-def windows(max_size: int):
-    return st.lists(WINDOW, min_size=1, max_size=max_size).map(lambda w: np.asarray(w, dtype=np.float64))
-
-
-QUERIES = st.lists(st.tuples(windows(12), windows(4)), min_size=1, max_size=40)
+PRED_WINDOWS = st.lists(WINDOW, min_size=1, max_size=12).map(lambda w: np.asarray(w, dtype=np.float64))
+GT_WINDOWS = st.lists(WINDOW, min_size=1, max_size=4).map(tuple)  # as annotation records hold them
+QUERIES = st.lists(st.tuples(PRED_WINDOWS, GT_WINDOWS), min_size=1, max_size=40)
 SPECS = st.builds(
     MetricSpec,
     thresholds=st.lists(st.sampled_from([0.0, 0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 1.0]), min_size=1, max_size=4, unique=True).map(tuple),
@@ -28,7 +26,7 @@ SPECS = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(queries=QUERIES, spec=SPECS, chunk=st.integers(min_value=1, max_value=64))
 def test_vectorised_equals_loop(queries, spec, chunk):
     pred = [p for p, _ in queries]
@@ -36,7 +34,7 @@ def test_vectorised_equals_loop(queries, spec, chunk):
     assert score_vectorised(pred, gt, spec, chunk=chunk) == score_loop(pred, gt, spec)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(queries=QUERIES)
 def test_recall_grows_with_k_and_falls_with_threshold(queries):
     spec = MetricSpec(thresholds=(0.1, 0.3, 0.5, 0.7), topk=(1, 3, 5, 10))

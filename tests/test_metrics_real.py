@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from osgnet_bench.annotations.load import load_annotations
+from osgnet_bench.cli import main
 from osgnet_bench.errors import UserError
 from osgnet_bench.metrics import evaluate, match_predictions, score_loop, score_vectorised, spec_for_track
-from osgnet_bench.predictions import Prediction
+from osgnet_bench.predictions import Prediction, write_predictions
 from osgnet_bench.tracks import get_track
 
 SKIP_EVERY = 50
@@ -117,3 +120,18 @@ def test_tacos_test_json_and_jsonl_agree(shared_data):
     assert from_jsonl.metrics["R1@0.1"] == pytest.approx(100.0 * (exact + partial) / sum(kinds))
     assert from_jsonl.metrics["R1@0.7"] == from_jsonl.metrics["R1@0.5"]
     assert from_jsonl.metrics["rank_metric"] == from_jsonl.metrics["R1@0.5"]
+
+
+def test_cli_scores_a_tacos_split(shared_data, tmp_path, capsys):
+    track = get_track("tacos")
+    predictions, kinds = synthetic_predictions(load_annotations(shared_data / "tacos" / "test.jsonl", track))
+    write_predictions(tmp_path / "pred.jsonl", predictions)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--track", "tacos", "--gt", str(shared_data / "tacos" / "tacos.json"), "--split", "test",
+              "--pred", str(tmp_path / "pred.jsonl"), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0
+    report = json.loads(out)
+    assert (report["num_gt"], report["num_evaluated"], report["num_missing"]) == (4001, sum(kinds), 4001 - sum(kinds))
+    assert report["metrics"]["R1@0.5"] == pytest.approx(expected_metrics(kinds)["R1@0.5"])
+    assert f"warning: {4001 - sum(kinds)} of 4001 ground-truth queries have no prediction" in err

@@ -18,6 +18,15 @@ from trainers.model.osgnet import OSGNet
 ATOL = RTOL = 1e-4
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small tensors run several times faster on one thread than on two contended ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def parity(shared_fixtures, tmp_path_factory):
     """Run the fixture once: eval outputs, then train losses and gradients."""

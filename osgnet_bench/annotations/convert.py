@@ -45,7 +45,7 @@ def records_to_jsonl_rows(records: Iterable[QueryRecord], track: Track) -> list[
             "query_id": record.query_id,
             "duration": record.duration,
             "video_id": record.video_id,
-            "query_type": track.query_type, "x": 1,
+            "query_type": track.query_type,
         }
         if record.windows is not None:
             row["timestamps"] = [[start, end] for start, end in record.windows]

@@ -42,7 +42,10 @@ def annotations(
     durations_path: Path | None,
     groups_path: Path | None,
 ) -> None:
-    """Write one line per query, exactly as the reference conversion does (without `label`)."""
+    """Convert one official annotation file to the unified jsonl.
+
+    The lines are those of the reference conversion, byte for byte, without `label` entries.
+    """
     track = get_track(track_name)
     if looks_like_jsonl(raw_path):
         raise UserError(f"{raw_path}: is already a jsonl annotation file; --raw takes an official JSON file.")
@@ -57,7 +60,10 @@ def annotations(
     write_jsonl(out_path, rows, trailing_newline=False)
     textless = sum(not record.has_text for record in records)
     videos = len({record.video_id for record in records})
-    click.echo(f"wrote {len(rows)} queries ({textless} textless skipped) from {videos} videos to {out_path}")
+    click.echo(
+        f"wrote {len(rows)} queries ({textless} textless skipped) from {videos} "
+        f"video{'' if videos == 1 else 's'} to {out_path}"
+    )
 
 
 def _check_options_fit(

@@ -8,6 +8,8 @@ and the official 0/0 = NaN is defined here as IoU 0 (docs/metrics.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -28,7 +30,7 @@ def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return inter
 
 
-def interval_iou(pred: tuple[float, float], gt: tuple[float, float]) -> float:
+def interval_iou(pred: Sequence[float], gt: Sequence[float]) -> float:
     """IoU of one predicted window with one GT window, both (start, end) seconds."""
     inter = max(0.0, min(pred[1], gt[1]) - max(pred[0], gt[0]))
     hull = max(0.0, max(pred[1], gt[1]) - min(pred[0], gt[0]))

@@ -6,12 +6,12 @@ It states the official rules as directly as possible and is the baseline that te
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from osgnet_bench.metrics.iou import interval_iou
+from osgnet_bench.metrics.padding import WindowList
 from osgnet_bench.metrics.scores import Scores
 from osgnet_bench.metrics.spec import MetricSpec
 from osgnet_bench.tracks import recall_key
@@ -20,8 +20,8 @@ TOP_IOUS_PER_QUERY = 3
 
 
 def score_loop(
-    pred_windows: Sequence[np.ndarray],
-    gt_windows: Sequence[np.ndarray],
+    pred_windows: Sequence[WindowList],
+    gt_windows: Sequence[WindowList],
     spec: MetricSpec,
 ) -> Scores:
     """Recall and mIoU of N queries; same inputs and result as ``score_vectorised``."""
@@ -30,8 +30,8 @@ def score_loop(
     hits = {key: 0 for key in spec.recall_keys}
     miou_terms = []
     for pred, gt in zip(pred_windows, gt_windows, strict=True):
-        gt_pairs = [tuple(g) for g in np.asarray(gt).tolist()]
-        ious = [[interval_iou(tuple(p), g) for g in gt_pairs] for p in np.asarray(pred).tolist()]
+        gt_pairs = _pairs(gt)
+        ious = [[interval_iou(p, g) for g in gt_pairs] for p in _pairs(pred)]
         for k in spec.topk:
             for t in spec.thresholds:
                 if any(_passes(iou, t, spec) for row in ious[:k] for iou in row):
@@ -39,8 +39,13 @@ def score_loop(
         largest = sorted(ious[0])[-TOP_IOUS_PER_QUERY:]
         miou_terms.append(sum(largest) / len(largest))
     num = len(miou_terms)
-    recall = {key: 100.0 * count / num for key, count in hits.items()}
-    return Scores(recall=recall, miou=100.0 * math.fsum(miou_terms) / num, num_evaluated=num)
+    recall = {key: count / num * 100.0 for key, count in hits.items()}
+    return Scores(recall=recall, miou=float(np.mean(miou_terms)) * 100.0, num_evaluated=num)
+
+
+def _pairs(windows: WindowList) -> list:
+    """A window list as Python (start, end) pairs."""
+    return windows.tolist() if isinstance(windows, np.ndarray) else list(windows)
 
 
 def _passes(iou: float, threshold: float, spec: MetricSpec) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from osgnet_bench.annotations.records import QueryKey, QueryRecord, index_records
+from osgnet_bench.annotations.records import QueryKey, QueryRecord, Window, index_records
 from osgnet_bench.errors import UserError
 from osgnet_bench.predictions import Prediction
 
@@ -24,13 +24,14 @@ MAX_EXAMPLES = 3
 class MatchedQueries:
     """Predictions paired with ground truth, in prediction order.
 
-    ``pred_windows[i]`` is [k_i, 2] and ``gt_windows[i]`` is [g_i, 2] for the same query.
+    ``pred_windows[i]`` is a float array [k_i, 2] and ``gt_windows[i]`` the record's g_i >= 1
+    (start, end) pairs, for the same query.
     ``num_gt`` counts the GT queries that have text (the ones a full submission covers);
     ``missing`` lists those without a prediction, in GT order.
     """
 
     pred_windows: list[np.ndarray]
-    gt_windows: list[np.ndarray]
+    gt_windows: list[tuple[Window, ...]]
     num_gt: int
     missing: list[QueryKey]
 
@@ -57,7 +58,7 @@ def match_predictions(
     index = index_records(records, gt_source)
     _refuse_duplicates(predictions, pred_source)
     _refuse_unknown(predictions, index, gt_source, pred_source)
-    gt_windows = [_gt_array(index[p.key], gt_source) for p in predictions]
+    gt_windows = [_gt_windows(index[p.key], gt_source) for p in predictions]
     predicted = {p.key for p in predictions}
     missing = [r.key for r in records if r.has_text and r.key not in predicted]
     return MatchedQueries(
@@ -105,12 +106,12 @@ def _refuse_unknown(
     )
 
 
-def _gt_array(record: QueryRecord, gt_source: str) -> np.ndarray:
-    """The record's GT windows as float64 [g, 2]; refuses queries without windows."""
+def _gt_windows(record: QueryRecord, gt_source: str) -> tuple[Window, ...]:
+    """The record's GT windows; refuses queries without any."""
     if not record.windows:
         raise UserError(
             f"{gt_source}: query {describe_key(record.key)} has no ground-truth windows "
             "(is this an unannotated test file?); predictions can only be scored against "
             "annotated queries."
         )
-    return np.asarray(record.windows, dtype=np.float64).reshape(-1, 2)
+    return record.windows

@@ -162,8 +162,13 @@ class GroundingDataset(Dataset):
 
     def _object_feats(self, video: DecodedVideo, choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
         counts, class_ids = select_query_objects(video.detections, choices, video.num_steps)
-        tokens = self.sources.class_table[torch.from_numpy(class_ids)]
-        return list(torch.split(tokens, counts.tolist()))
+        table = self.sources.class_table
+        tokens = table[torch.from_numpy(class_ids)]
+        feats = [table.new_zeros((0, table.shape[1]))] * video.num_steps
+        ends = np.cumsum(counts)
+        for step in np.flatnonzero(counts):
+            feats[step] = tokens[ends[step] - counts[step] : ends[step]]
+        return feats
 
     def decoded_video(self, video_id: str) -> DecodedVideo:
         """The decoded video, from this process's cache when possible."""

@@ -25,9 +25,15 @@ _open_envs_pid: int | None = None
 
 
 def _open_readonly(path: Path, name: str) -> lmdb.Environment:
-    """The process-wide read-only environment of ``path``; handles inherited through fork are dropped."""
+    """The process-wide read-only environment of ``path``.
+
+    Environments inherited through fork are closed (never read from) and reopened in the child,
+    since LMDB handles must not cross a fork.
+    """
     global _open_envs_pid
     if _open_envs_pid != os.getpid():
+        for inherited in _open_envs.values():
+            inherited.close()
         _open_envs.clear()
         _open_envs_pid = os.getpid()
     key = path.resolve()

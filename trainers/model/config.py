@@ -59,7 +59,6 @@ class Quirks:
     """
 
     qformer_fc_padding: bool = True  # B1: the k5/s5 aggregator conv is padded by 2 (sees queries 0-2)
-    qformer_count_mask: bool = True  # B2: aggregator q/k/v convs are scaled by the valid-step count
     half_clip_time_offset: bool = True  # B10: +0.5*num_frames frames added to predicted times
     vtm_loss_over_normalizer: bool = True  # B8: VTM loss divided by the NLQ loss normaliser
 

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-# elements of one [chunk, batch, d_inner, d_state] work buffer (8 MiB in float32)
-CHUNK_ELEMENTS = 1 << 21
+# elements of one [chunk, batch, d_inner, d_state] work buffer (4 MiB in float32)
+CHUNK_ELEMENTS = 1 << 20
 
 
 def selective_scan(
@@ -171,15 +171,16 @@ class _StepwiseScan(torch.autograd.Function):
         """grad_y: [L, b, d] -> gradients of u, delta, A, B, C (shapes of the inputs)."""
         u, delta, A, B, C, checkpoints = ctx.saved_tensors
         grad_y = grad_y.contiguous()
+        length, batch, d_inner = u.shape
+        d_state = A.shape[1]
         grad_u, grad_delta = torch.empty_like(u), torch.empty_like(delta)
         grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
         grad_A = torch.zeros_like(A)
-        decay = torch.empty_like(checkpoints[0]).expand(
-            min(ctx.chunk_size, u.shape[0]), *checkpoints.shape[1:]).contiguous()
+        decay = u.new_empty(min(ctx.chunk_size, length), batch, d_inner, d_state)
         states, adjoint, through_decay = (torch.empty_like(decay) for _ in range(3))
         # exp(Δ A) ⊙ λ at the first step of the chunk after the current one
         carried = torch.zeros_like(checkpoints[0])
-        chunks = list(enumerate(_chunks(u.shape[0], ctx.chunk_size)))
+        chunks = list(enumerate(_chunks(length, ctx.chunk_size)))
         for index, steps in reversed(chunks):
             span = steps.stop - steps.start
             decay_c, states_c = decay[:span], states[:span]
@@ -195,9 +196,9 @@ class _StepwiseScan(torch.autograd.Function):
             torch.mul(decay_c[0], adjoint_c[0], out=carried)
 
             # λ_t ⊙ exp(Δ_t A) ⊙ h_{t-1}: what reaches Δ_t and A through the decay
-            through_decay_c[0] = checkpoints[index]
-            through_decay_c[1:] = states_c[:-1]
-            through_decay_c.mul_(decay_c).mul_(adjoint_c)
+            torch.mul(decay_c[0], checkpoints[index], out=through_decay_c[0])
+            torch.mul(decay_c[1:], states_c[:-1], out=through_decay_c[1:])
+            through_decay_c.mul_(adjoint_c)
             adjoint_B = torch.matmul(adjoint_c, B_c[..., None])[..., 0]
             torch.mul(delta_c, adjoint_B, out=grad_u[steps])
             decay_term = torch.mul(through_decay_c, A, out=decay_c).sum(-1)

@@ -45,9 +45,10 @@ class QFormer(nn.Module):
     """Aggregates a masked sequence ``[N, C, S]`` into one vector ``[N, C, 1]`` (mask ``[N, 1, 1]``,
     False for an empty input) with Q learned queries and a kernel-Q, stride-Q conv over them.
 
-    Reference quirks kept by default (``ModelConfig.quirks``): the conv is padded by 2, so its
-    one output sees only queries 0..Q-3 (B1); the query mask is the count of valid input steps,
-    which scales the self-attention's q/k/v convs before their LayerNorm (B2).
+    Reference quirk kept by default (``ModelConfig.quirks.qformer_fc_padding``): the conv is
+    padded by Q // 2, so its one output sees only queries 0..Q-3 (B1). The query mask is a bool
+    (the reference used the count of valid steps, which only rescales the q/k/v convs before
+    their LayerNorm, B2).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -60,13 +61,11 @@ class QFormer(nn.Module):
         padding = q // 2 if config.quirks.qformer_fc_padding else 0
         self.fc = ConvStack(1, channels, channels, channels, kernel_size=q, stride=q, padding=padding,
                             with_ln=False, activation="none", end_activation=False)
-        self.count_mask = config.quirks.qformer_count_mask
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, q = x.shape[0], self.querys.weight.shape[1]
         query = self.querys.weight.expand(n, -1, -1)
-        count = mask.sum(dim=-1, keepdim=True)
-        query_mask = (count if self.count_mask else count > 0).expand(-1, -1, q)
+        query_mask = mask.any(dim=-1, keepdim=True).expand(-1, -1, q)
         for layer in self.qformers:
             query, query_mask = layer(query, query_mask, x, mask)
             query = query.masked_fill(~query_mask, 0.0)

@@ -59,7 +59,7 @@ def plan_video(profile: TrackProfile, steps: int, mean_queries: float, rng: np.r
     num_distractors = int(round(profile.distractor_ratio * num_top))
     pairs = _distinct_pairs(num_top, num_distractors, rng)
     lengths = profile.draw_window_lengths(len(pairs), num_steps, rng)
-    starts, lengths = _place(lengths, 0.0, float(num_steps), rng)
+    starts, lengths = _place(lengths, 0.0, float(num_steps - 1), rng)
     events = []
     for (verb, noun, queried), start, length in zip(pairs, starts, lengths):
         surface = str(rng.choice(surfaces)) if rng.random() < profile.surface_prob else None

@@ -1,0 +1,246 @@
+"""Time and peak memory of our selective scan against two plain-autograd baselines on CPU.
+
+Implementations (all with D, z, delta_bias and softplus, as the bidirectional Mamba calls them):
+
+* ours      - ``trainers.model.selective_scan.torch_selective_scan`` (hand-written backward).
+* stepwise  - baseline (b): the best plain-autograd loop we wrote: time-major slices from
+              ``unbind``, one ``addcmul`` per step, states stacked, outputs by one matmul.
+* reference - baseline (a): the recurrence laid out like mamba-ssm's reference function: the
+              all-step tensors exp(ΔA) and ΔBu of shape [b, d, L, n] are built first, step i is
+              indexed out of them in a Python loop and the outputs are stacked.
+
+Every measurement runs in a fresh single-threaded subprocess. Times are CPU seconds of that
+process (``time.process_time``), best of ``--repeats`` runs: on a shared machine they vary far
+less than wall-clock times. Peak memory is the process's RSS high-water mark (``ru_maxrss``)
+above the RSS it had right before the first timed run; a tiny warm-up run before that loads the
+code paths, so library pages do not count. The reference baseline gets one run and is stopped
+once it has used ``--baseline-budget`` CPU seconds; the table then shows bounds (``>``, ``>=``):
+the CPU time and the peak memory (VmHWM) it had reached. Usage::
+
+    python bench/scan.py            # L = 256, 1024, 2560 (about 10 minutes)
+    python bench/scan.py --quick    # L = 256, 1024, shorter reference timeout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+IMPLEMENTATIONS = ("ours", "stepwise", "reference")
+MODES = ("forward", "forward+backward")
+
+
+@dataclass
+class Measurement:
+    """One subprocess's result; ``finished`` is False when it was stopped at the CPU budget."""
+
+    seconds: float
+    peak_mib: float | None
+    finished: bool
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="L = 256, 1024; budget 60 s")
+    parser.add_argument("--lengths", type=int, nargs="+", help="sequence lengths L")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--d-inner", type=int, default=1024)
+    parser.add_argument("--d-state", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (ours, stepwise)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--baseline-budget", type=float, help="CPU seconds after which the "
+                        "reference baseline is stopped (default 150, 60 with --quick)")
+    parser.add_argument("--worker", nargs=3, metavar=("IMPL", "MODE", "L"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        impl, mode, length = args.worker
+        run_worker(impl, mode, int(length), args)
+        return
+    lengths = args.lengths or ([256, 1024] if args.quick else [256, 1024, 2560])
+    budget = args.baseline_budget or (60.0 if args.quick else 150.0)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads {args.threads}, "
+          f"batch {args.batch}, d_inner {args.d_inner}, d_state {args.d_state}, float32; "
+          f"CPU seconds; reference baseline stopped after {budget:.0f} CPU s", flush=True)
+    rows = []
+    for length in lengths:
+        for mode in MODES:
+            results = {impl: measure(impl, mode, length, args, budget if impl == "reference"
+                                     else None) for impl in IMPLEMENTATIONS}
+            rows.append(format_row(length, mode, results))
+            print(" | ".join(rows[-1]), flush=True)
+    print_table(rows)
+
+
+def measure(impl: str, mode: str, length: int, args: argparse.Namespace,
+            cpu_budget: float | None) -> Measurement:
+    """Run one worker subprocess and collect its time and peak memory."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, mode, str(length),
+               "--batch", str(args.batch), "--d-inner", str(args.d_inner),
+               "--d-state", str(args.d_state), "--repeats", str(args.repeats),
+               "--threads", str(args.threads)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()
+    if not first_line:
+        raise SystemExit(f"worker {impl} {mode} L={length} failed before its first run")
+    start = json.loads(first_line)
+    while process.poll() is None:
+        used = cpu_seconds(process.pid) - start["cpu_s"]
+        if cpu_budget is not None and used > cpu_budget:
+            high_water_kib = read_high_water_kib(process.pid)
+            process.kill()
+            process.wait()
+            peak = (high_water_kib - start["rss_kib"]) / 1024
+            return Measurement(used, peak, finished=False)
+        time.sleep(0.2)
+    if process.returncode != 0:
+        raise SystemExit(f"worker {impl} {mode} L={length} failed")
+    result = json.loads(process.stdout.read().splitlines()[-1])
+    return Measurement(result["cpu_s"], result["peak_mib"], finished=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_high_water_kib(pid: int) -> int:
+    """Peak RSS (VmHWM) of a running process in KiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+def format_row(length: int, mode: str, results: dict[str, Measurement]) -> list[str]:
+    """Table row: times, speed-ups of ours, peak memories."""
+    ours = results["ours"]
+
+    def seconds(m: Measurement) -> str:
+        return f"{m.seconds:.3f}" if m.finished else f">{m.seconds:.0f}"
+
+    def ratio(m: Measurement) -> str:
+        return f"{m.seconds / ours.seconds:.1f}x" if m.finished else f">{m.seconds / ours.seconds:.0f}x"
+
+    def memory(m: Measurement) -> str:
+        if m.peak_mib is None:
+            return "?"
+        return f"{m.peak_mib:.0f}" if m.finished else f">={m.peak_mib:.0f}"
+
+    return [str(length), mode, seconds(ours), seconds(results["stepwise"]),
+            seconds(results["reference"]), ratio(results["stepwise"]), ratio(results["reference"]),
+            memory(ours), memory(results["stepwise"]), memory(results["reference"])]
+
+
+def print_table(rows: list[list[str]]) -> None:
+    from tabulate import tabulate
+
+    headers = ["L", "pass", "ours s", "(b) stepwise s", "(a) reference s", "(b)/ours",
+               "(a)/ours", "ours MiB", "(b) MiB", "(a) MiB"]
+    print()
+    print(tabulate(rows, headers=headers, tablefmt="github"))
+
+
+def run_worker(impl: str, mode: str, length: int, args: argparse.Namespace) -> None:
+    """Time one implementation in this process; print the start RSS and CPU time first, the
+    result last."""
+    import torch
+
+    from trainers.model.selective_scan import torch_selective_scan
+
+    torch.set_num_threads(args.threads)
+    scan = {"ours": torch_selective_scan, "stepwise": stepwise_scan,
+            "reference": reference_layout_scan}[impl]
+    inputs = random_inputs(args.batch, args.d_inner, args.d_state, length)
+    grad_y = torch.randn(args.batch, args.d_inner, length)
+
+    def run(scan_inputs: list, grad: torch.Tensor) -> None:
+        for tensor in scan_inputs:
+            tensor.grad = None
+        y = scan(*scan_inputs)
+        if mode == "forward+backward":
+            y.backward(grad)
+
+    run(random_inputs(args.batch, args.d_inner, args.d_state, 8), grad_y[..., :8])
+    start_kib = max_rss_kib()
+    print(json.dumps({"rss_kib": start_kib, "cpu_s": time.process_time()}), flush=True)
+    best = float("inf")
+    for _ in range(1 if impl == "reference" else args.repeats):
+        started = time.process_time()
+        run(inputs, grad_y)
+        best = min(best, time.process_time() - started)
+    print(json.dumps({"cpu_s": best, "peak_mib": (max_rss_kib() - start_kib) / 1024}))
+
+
+def max_rss_kib() -> int:
+    """This process's RSS high-water mark in KiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def random_inputs(batch: int, d_inner: int, d_state: int, length: int) -> list:
+    """u, delta, A, B, C, D, z, delta_bias as the bidirectional Mamba feeds them, all leaves."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator)
+
+    A = -torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)
+    delta_bias = torch.log(torch.expm1(torch.full((d_inner,), 0.01)))
+    tensors = [rand(batch, d_inner, length), 0.5 * rand(batch, d_inner, length), A,
+               rand(batch, d_state, length), rand(batch, d_state, length), torch.ones(d_inner),
+               rand(batch, d_inner, length), delta_bias]
+    return [tensor.requires_grad_() for tensor in tensors]
+
+
+def _gate(y, u, D, z):
+    """y + D u, times silu(z): y, u, z [b, d, L]; D [d]."""
+    import torch.nn.functional as F
+
+    return (y + D[:, None] * u) * F.silu(z)
+
+
+def stepwise_scan(u, delta, A, B, C, D, z, delta_bias):
+    """Baseline (b): plain autograd, one addcmul per step over time-major ``unbind`` slices."""
+    import torch
+    import torch.nn.functional as F
+
+    delta = F.softplus(delta + delta_bias[:, None])
+    decays = torch.exp(delta.permute(2, 0, 1)[..., None] * A).unbind(0)  # L x [b, d, n]
+    inputs = ((delta * u).permute(2, 0, 1)[..., None] * B.permute(2, 0, 1)[:, :, None, :]).unbind(0)
+    state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    states = []
+    for decay, step_input in zip(decays, inputs):
+        state = torch.addcmul(step_input, decay, state)
+        states.append(state)
+    y = torch.matmul(torch.stack(states), C.permute(2, 0, 1)[..., None])[..., 0]  # [L, b, d]
+    return _gate(y.permute(1, 2, 0), u, D, z)
+
+
+def reference_layout_scan(u, delta, A, B, C, D, z, delta_bias):
+    """Baseline (a): exp(ΔA) and ΔBu built for all steps as [b, d, L, n], indexed step by step."""
+    import torch
+    import torch.nn.functional as F
+
+    delta = F.softplus(delta + delta_bias[:, None])
+    decay = torch.exp(delta[..., None] * A[:, None, :])
+    step_input = (delta * u)[..., None] * B.transpose(1, 2)[:, None, :, :]
+    state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    outputs = []
+    for i in range(u.shape[-1]):
+        state = decay[:, :, i] * state + step_input[:, :, i]
+        outputs.append((state * C[:, None, :, i]).sum(-1))
+    return _gate(torch.stack(outputs, dim=-1), u, D, z)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""``osgnet-bench compare``: several runs side by side on the same ground truth."""
+
+from __future__ import annotations
+
+import tempfile
+
+import click
+
+from osgnet_bench.annotations.load import load_annotations
+from osgnet_bench.breakdown import DEFAULT_LENGTH_EDGES, check_edges
+from osgnet_bench.compare import compare_runs
+from osgnet_bench.compare_report import FORMATS, render_comparison
+from osgnet_bench.errors import UserError
+from osgnet_bench.metrics import IOU_RULES, spec_for_track
+from osgnet_bench.runs import load_runs
+from osgnet_bench.tracks import TRACK_NAMES, get_track
+
+
+@click.command(name="compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
+@click.option("--gt", "gt_path", required=True, type=click.Path(dir_okay=False), help="Ground truth: raw official JSON (NLQ templates need it) or jsonl.")
+@click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
+@click.option("--baseline", default=None, help="Run (name or path) the differences are taken to (default: the first).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Also draw recall vs IoU 0.1..0.9 per run into this PNG (needs matplotlib).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Config for inference when a RUN is a checkpoint (.pt/.pth/.tar).")
+@click.option("--infer-split", default="val", show_default=True, help="Split a checkpoint RUN is inferred on.")
+@click.option("--length-edges", default=",".join(f"{e:g}" for e in DEFAULT_LENGTH_EDGES), show_default=True, help="GT window length bucket edges in seconds.")
+@click.option("--breakdown-metric", default="rank_metric", show_default=True, help="Metric of the breakdown tables: a recall key such as R1@0.3, mIoU or rank_metric.")
+@click.option("--iou-rule", type=click.Choice(IOU_RULES), default=None, help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').")
+def command(
+    runs: tuple[str, ...],
+    track: str,
+    gt_path: str,
+    split: str | None,
+    baseline: str | None,
+    fmt: str,
+    plot_path: str | None,
+    config_path: str | None,
+    infer_split: str,
+    length_edges: str,
+    breakdown_metric: str,
+    iou_rule: str | None,
+) -> None:
+    """Compare RUNs (predictions jsonl, EvalAI submissions or checkpoints) on one ground truth.
+
+    Prints every metric per run with the best value of each column marked and the difference
+    to the baseline, then the ranking metric per NLQ query template (raw NLQ JSON only) and per
+    ground-truth window length bucket. See docs/compare.md.
+    """
+    chosen = get_track(track)
+    spec = spec_for_track(chosen, iou_rule=iou_rule)
+    edges = _edges(length_edges)
+    records = load_annotations(gt_path, chosen, split=split)
+    with tempfile.TemporaryDirectory(prefix="osgnet-compare-") as workdir:
+        loaded = load_runs(list(runs), workdir, config=config_path, split=infer_split)
+    comparison = compare_runs(records, loaded, chosen, spec, edges, breakdown_metric, baseline, gt_source=gt_path)
+    click.echo(render_comparison(comparison, fmt))
+    if plot_path:
+        from osgnet_bench.recall_plot import plot_recall_curves
+
+        plot_recall_curves(plot_path, comparison.names, comparison.curves, f"{chosen.name}: recall vs IoU threshold")
+        click.echo(f"wrote {plot_path}", err=True)
+
+
+def _edges(text: str) -> list[float]:
+    try:
+        edges = [float(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"--length-edges: expected comma-separated seconds, got {text!r}.") from None
+    problem = check_edges(edges)
+    if problem:
+        raise UserError(f"--length-edges {text!r}: {problem}.")
+    return edges

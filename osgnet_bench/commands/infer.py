@@ -1,0 +1,34 @@
+"""``osgnet-bench infer``: predict a split with a checkpoint (ours or official) into a predictions jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from osgnet_bench.commands.train import launch_options
+
+
+@click.command(name="infer")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The config the checkpoint was trained with (official configs are read unchanged).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
+              help="Our checkpoint (last.pt, best.pt, exported weights) or an official {epoch, state_dict} file.")
+@click.option("--split", type=click.Choice(["val", "test"]), default="val", show_default=True, help="Split to predict.")
+@click.option("--jsonl", type=click.Path(dir_okay=False), default=None,
+              help="Annotation jsonl of the split (default: dataset.val_jsonl_file; required for test).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Predictions jsonl to write (format: docs/formats.md).")
+@launch_options
+def command(config_path: str, overrides: tuple[str, ...], checkpoint: str, split: str, jsonl: str | None, out: Path,
+            nproc_per_node: int, nnodes: str | None, rdzv_endpoint: str | None, rdzv_id: str,
+            max_restarts: int) -> None:
+    """Top-k windows (seconds, with scores) for every query of the split, sharded across processes
+    and gathered in annotation order."""
+    from trainers.train.launch import LaunchOptions
+    from trainers.train.session import infer_session
+
+    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
+    infer_session(config_path, list(overrides), checkpoint, split, jsonl, out, options)
+    click.echo(f"predictions: {out}")

@@ -1,0 +1,56 @@
+"""``osgnet-bench train``: train OSGNet from a config, in this process or under torchrun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+LAUNCH_HELP = {
+    "nproc": "Processes per node; more than 1 launches torchrun (DDP: gloo on CPU, NCCL on GPU).",
+    "nnodes": "Number of nodes (or MIN:MAX) for a multi-node torchrun job.",
+    "rdzv": "host:port of the c10d rendezvous that every node joins (multi-node).",
+    "restarts": "How many times torchrun restarts a failed worker group; restarts resume from the last checkpoint.",
+}
+
+
+def launch_options(function):
+    """The torchrun options shared by ``train``, ``infer`` and ``run``."""
+    for option in reversed([
+        click.option("--nproc-per-node", type=int, default=1, show_default=True, help=LAUNCH_HELP["nproc"]),
+        click.option("--nnodes", default=None, help=LAUNCH_HELP["nnodes"]),
+        click.option("--rdzv-endpoint", default=None, help=LAUNCH_HELP["rdzv"]),
+        click.option("--rdzv-id", default="osgnet-bench", show_default=True, help="Rendezvous id shared by the nodes."),
+        click.option("--max-restarts", type=int, default=0, show_default=True, help=LAUNCH_HELP["restarts"]),
+    ]):
+        function = option(function)
+    return function
+
+
+@click.command(name="train")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="OSGNet YAML config (official configs are read unchanged).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set opt.learning_rate=1e-4 (repeatable; YAML-typed).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: runs/<config name>).")
+@click.option("--resume", default=None, metavar="auto|PATH",
+              help="Continue a run: 'auto' takes checkpoints/last.pt of --out, or give a training-state file.")
+@click.option("--init", "init", default=None, type=click.Path(dir_okay=False),
+              help="Start from these weights (ours or an official checkpoint); optimiser and counters start fresh.")
+@click.option("--save-every", type=int, default=None, help="Also checkpoint every N iterations (default: epoch ends only).")
+@launch_options
+def command(config_path: str, overrides: tuple[str, ...], out: Path | None, resume: str | None, init: str | None,
+            save_every: int | None, nproc_per_node: int, nnodes: str | None, rdzv_endpoint: str | None,
+            rdzv_id: str, max_restarts: int) -> None:
+    """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
+    epoch with the track's metrics and keep last/best checkpoints (see docs/training.md)."""
+    from trainers.train.launch import LaunchOptions
+    from trainers.train.session import train_session
+
+    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
+    run_dir = out if out is not None else Path("runs") / Path(config_path).stem
+    summary = train_session(config_path, list(overrides), run_dir, resume, init, save_every, options)
+    click.echo(json.dumps({k: summary[k] for k in ("track", "epochs", "iterations", "ranked_by", "best_metric",
+                                                   "best_epoch", "last_checkpoint", "best_checkpoint")}, indent=2))

@@ -1,0 +1,98 @@
+"""ModelConfig from official YAML files: merged defaults, the values the model reads, quirks, and
+clear errors for configs it cannot build."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from osgnet_bench.errors import UserError
+from trainers.model.config import Quirks, load_model_config, parse_model_config
+from trainers.model.tiny import tiny_config_document
+
+
+def test_nlq_v2_values(shared_reference):
+    config = load_model_config(
+        shared_reference / "configs/Ego4D-NLQ/v2/ego4d_nlq_v2_multitask_finetune_2e-4.yaml")
+    assert (config.embed_dim, config.num_heads, config.max_seq_len) == (512, 4, 2560)
+    assert (config.video_stem.in_dim, config.text_stem.in_dim, config.object_stem.in_dim) == (2304, 512, 512)
+    assert config.text_stem.hidden_dim == 512 and config.video_stem.kernel_size == 3
+    assert (config.num_text_blocks, config.num_object_blocks, config.num_video_blocks) == (4, 4, 4)
+    assert config.fpn_strides == (1, 2, 4, 8, 16, 32, 64)
+    assert config.max_stride == 512 and config.padded_length(900) == 1024
+    assert config.vtm_loss_weight == 1.5 and config.use_vtm and not config.text_abs_pe
+    assert config.nms_sigma == 0.75 and config.max_seg_num == 5
+    assert config.feat_stride == 16.0 and config.num_frames == 16.0 and config.default_fps == 30.0
+    assert config.quirks == Quirks()
+
+
+def test_tacos_scratch_values(shared_reference):
+    config = load_model_config(shared_reference / "configs/tacos/tacos_c3d_glove_weight1_5e-5.yaml")
+    assert config.text_abs_pe
+    assert (config.text_stem.in_dim, config.text_stem.hidden_dim, config.text_stem.out_dim) == (300, 300, 512)
+    assert config.video_stem.in_dim == 4096 and config.vtm_loss_weight == 1.0
+    assert config.default_fps == 29.4 and config.max_seq_len == 3072
+
+
+def test_pretraining_config_without_object_branch_is_refused(shared_reference):
+    with pytest.raises(UserError, match="mamba_arch"):
+        load_model_config(
+            shared_reference / "configs/Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_pretrain_2e-4.yaml")
+
+
+def test_reference_defaults_fill_missing_keys():
+    document = tiny_config_document()
+    del document["model"]["regression_range"], document["dataset"]["num_frames"]
+    with pytest.raises(UserError, match="6 ranges but the FPN has 7 levels"):
+        parse_model_config(document)
+    document["model"]["multiscale_encoder_cfg"][0]["layer_num"] = 5
+    document["model"]["nlq_heads_cfg"]["reg_head_cfg"]["fpn_levels"] = 6
+    config = parse_model_config(document)
+    assert config.regression_range[1] == (4.0, 8.0) and len(config.regression_range) == 6
+    assert config.num_frames == 32.0
+
+
+def test_quirks_can_be_switched_off():
+    document = tiny_config_document()
+    document["model"]["quirks"] = {"qformer_fc_padding": False, "half_clip_time_offset": False}
+    quirks = parse_model_config(document).quirks
+    assert not quirks.qformer_fc_padding and not quirks.half_clip_time_offset
+    assert quirks.vtm_loss_over_normalizer
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda m: m.update(n_heads=4), "unknown key.*n_heads"),
+    (lambda m: m.update(quirks={"typo": True}), "unknown key.*model.quirks.*typo"),
+    (lambda m: m["nlq_heads_cfg"].update(max_seg_num="five"), "max_seg_num` must be int"),
+    (lambda m: m["nlq_heads_cfg"].pop("loss_normalizer"), "missing key `model.nlq_heads_cfg.loss_normalizer`"),
+    (lambda m: m["text_encoder_cfg"][1].update(layer_type="ConvBlock"), "text_encoder_cfg\\[1\\].layer_type"),
+    (lambda m: m["text_encoder_cfg"][1]["layer_cfg"].update(n_embd=48), "n_embd` is 48"),
+    (lambda m: m.update(regression_range=[[0, 4]]), "regression_range"),
+    (lambda m: m.pop("video_encoder_cfg"), "video_encoder_cfg"),
+])
+def test_bad_configs_name_the_key(edit, message):
+    document = copy.deepcopy(tiny_config_document())
+    edit(document["model"])
+    with pytest.raises(UserError, match=message):
+        parse_model_config(document, "bad.yaml")
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_model_config(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: {text_encoder_cfg: [\n")
+    with pytest.raises(UserError, match="invalid YAML at line"):
+        load_model_config(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(UserError, match="mapping"):
+        load_model_config(scalar)
+
+
+def test_round_trip_through_yaml_text(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config_document(width=48)))
+    assert load_model_config(path).embed_dim == 48

@@ -1,0 +1,60 @@
+"""Validation with the track's real metrics: predictions of all ranks gathered, then scored once.
+
+The reference averaged per-rank recalls over shards padded with duplicates (pipeline.md §8.1
+item 7); here every query is predicted exactly once and the official evaluator runs on the
+whole split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from osgnet_bench.annotations.load import load_annotations
+from osgnet_bench.annotations.records import QueryRecord
+from osgnet_bench.errors import UserError
+from osgnet_bench.metrics import evaluate
+from osgnet_bench.predictions import Prediction
+from osgnet_bench.tracks import GOALSTEP, NLQ_V1, NLQ_V2, TACOS, Track, get_track
+from trainers.data.config import DatasetConfig
+
+# the reference's ``track: goal_step`` means "ground truth from a jsonl"; the query type says which benchmark
+GOAL_STEP_FAMILY = {"goal_step": GOALSTEP, "tacos": TACOS, "nlq": NLQ_V1}
+
+
+def resolve_track(name: str | None, records: Sequence[QueryRecord]) -> Track:
+    """The evaluation track of a config's ``track`` value.
+
+    ``None`` (the reference default) is NLQ v2; the reference's ``goal_step`` is GoalStep, TACoS
+    or NLQ v1 according to the ``query_type`` of the validation records; any other value is one
+    of our track names.
+    """
+    if name is None:
+        return NLQ_V2
+    if name == "goal_step":
+        query_type = records[0].query_type if records else "goal_step"
+        if query_type not in GOAL_STEP_FAMILY:
+            raise UserError(f"track goal_step: cannot tell the benchmark from query_type {query_type!r}; "
+                            "set track to nlq_v1, goalstep or tacos.")
+        return GOAL_STEP_FAMILY[query_type]
+    return get_track(name)
+
+
+def ground_truth_path(config: DatasetConfig) -> str:
+    """The file the metrics read: ``json_file`` (raw official JSON or jsonl), else the val jsonl."""
+    path = config.json_file or config.val_jsonl_file
+    if path is None:
+        raise UserError("the dataset config names no ground truth (dataset.json_file or dataset.val_jsonl_file).")
+    return str(path)
+
+
+def score(predictions: Sequence[Prediction], gt_records: Sequence[QueryRecord], track: Track,
+          gt_source: str) -> dict[str, float]:
+    """The official metrics (``R{k}@{t}``, ``mIoU``, ``rank_metric``) of ``predictions``."""
+    return dict(evaluate(gt_records, predictions, track, gt_source=gt_source,
+                         pred_source="validation predictions").metrics)
+
+
+def load_ground_truth(config: DatasetConfig, track: Track) -> tuple[list[QueryRecord], str]:
+    """The ground-truth records of the validation split and their file."""
+    path = ground_truth_path(config)
+    return load_annotations(path, track), path
