@@ -88,7 +88,9 @@ def predictions_from_submission(data: dict, source: str) -> list[Prediction]:
                 raise UserError(f"{where}: missing key {key!r}.")
         query_idx = entry["query_idx"]
         if isinstance(query_idx, bool) or not isinstance(query_idx, int) or query_idx < 0:
-            raise UserError(f"{where}.query_idx: must be a non-negative JSON integer, got {query_idx!r}.")
+            raise UserError(
+                f"{where}.query_idx: must be a non-negative JSON integer, got {query_idx!r}."
+            )
         predictions.append(
             Prediction(
                 video_id=_string(entry["clip_uid"], f"{where}.clip_uid"),

@@ -63,24 +63,22 @@ def stack_predictions(
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     row_of = {key: row for row, key in enumerate(keys)}
     width = max(min(max_windows, len(p.windows)) for predictions in files for p in predictions)
-    num_models = len(files)
-    windows = np.zeros((len(keys), num_models, width, 2))
-    scores = np.full((len(keys), num_models, width), np.nan)
-    valid = np.zeros((len(keys), num_models, width), dtype=bool)
-    for model, predictions in enumerate(files):
-        rows = np.fromiter((row_of[p.key] for p in predictions), dtype=np.int64, count=len(predictions))
-        counts = np.fromiter((min(max_windows, len(p.windows)) for p in predictions), dtype=np.int64, count=len(predictions))
-        slot_mask = np.arange(width)[None, :] < counts[:, None]  # [P, width]
+    windows = np.zeros((len(keys), len(files), width, 2))
+    scores = np.full((len(keys), len(files), width), np.nan)
+    valid = np.zeros((len(keys), len(files), width), dtype=bool)
+    for model, index in enumerate(indexes):
+        rows = np.fromiter(map(row_of.__getitem__, index), dtype=np.int64, count=len(index))
+        kept = [p.windows[:max_windows] for p in index.values()]
+        counts = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
         owner_rows = np.repeat(rows, counts)
-        slots = np.nonzero(slot_mask)[1]
-        windows[owner_rows, model, slots] = np.concatenate([p.windows[:max_windows] for p in predictions])
+        slots = np.nonzero(np.arange(width)[None, :] < counts[:, None])[1]  # row-major: each query's slots in order
+        windows[owner_rows, model, slots] = np.concatenate(kept)
         valid[owner_rows, model, slots] = True
-        with_scores = [p for p in predictions if p.scores is not None]
-        if with_scores:
-            score_counts = np.fromiter((min(max_windows, len(p.windows)) for p in with_scores), dtype=np.int64, count=len(with_scores))
-            score_rows = np.repeat([row_of[p.key] for p in with_scores], score_counts)
-            score_slots = np.concatenate([np.arange(n) for n in score_counts])
-            scores[score_rows, model, score_slots] = np.concatenate([p.scores[:max_windows] for p in with_scores])
+        scored = np.fromiter((p.scores is not None for p in index.values()), dtype=bool, count=len(index))
+        if scored.any():
+            score_values = np.concatenate([p.scores[:max_windows] for p in index.values() if p.scores is not None])
+            has_score = np.repeat(scored, counts)
+            scores[owner_rows[has_score], model, slots[has_score]] = score_values
     return StackedPredictions(keys, windows, scores, valid, list(sources))
 
 

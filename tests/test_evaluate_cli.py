@@ -36,9 +36,12 @@ def write_raw_gt(path):
             entry = {"clip_start_sec": 70.0, "clip_end_sec": 80.0} if window is None else {
                 "clip_start_sec": float(window[0]), "clip_end_sec": float(window[1]), "query": f"query {i}?"}
             queries.append(entry)
-        clips.append({"clip_uid": clip, "video_start_sec": 0.0, "video_end_sec": 480.0, "clip_start_sec": 0.0,
-                      "clip_end_sec": 480.0, "annotations": [{"annotation_uid": annotation, "language_queries": queries}]})
-    path.write_text(json.dumps({"version": "2.0", "videos": [{"video_uid": "vid-A", "split": "val", "clips": clips}]}))
+        clips.append({
+            "clip_uid": clip, "video_start_sec": 0.0, "video_end_sec": 480.0, "clip_start_sec": 0.0,
+            "clip_end_sec": 480.0, "annotations": [{"annotation_uid": annotation, "language_queries": queries}],
+        })
+    videos = [{"video_uid": "vid-A", "split": "val", "clips": clips}]
+    path.write_text(json.dumps({"version": "2.0", "videos": videos}))
     return path
 
 
@@ -64,7 +67,8 @@ def write_jsonl_pred(path):
 def write_submission(path):
     results = [{"clip_uid": c, "annotation_uid": a, "query_idx": i, "predicted_times": [[s, e, 0.5] for s, e in w]}
                for (c, a, i), w in TINY_PRED.items()]
-    path.write_text(json.dumps({"version": "1.0", "challenge": "ego4d_nlq_challenge", "results": results}, indent=2))
+    header = {"version": "1.0", "challenge": "ego4d_nlq_challenge"}
+    path.write_text(json.dumps({**header, "results": results}, indent=2))
     return path
 
 
@@ -76,6 +80,10 @@ def tiny(tmp_path):
         "pred": write_jsonl_pred(tmp_path / "pred.jsonl"),
         "submission": write_submission(tmp_path / "submission.json"),
     }
+
+
+def tiny_args(tiny):
+    return ["--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"]]
 
 
 def run(capsys, *args):
@@ -101,7 +109,7 @@ def test_tiny_example_matches_the_official_evaluator(tiny, capsys, gt, pred):
 
 
 def test_table_names_the_ranking_metric_and_counts(tiny, capsys):
-    code, out, _ = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"])
+    code, out, _ = run(capsys, *tiny_args(tiny))
     assert code == 0
     for text in ("50.00", "16.67", "83.33", "31.67", "33.33"):
         assert text in out
@@ -110,17 +118,18 @@ def test_table_names_the_ranking_metric_and_counts(tiny, capsys):
 
 
 def test_markdown_and_csv(tiny, capsys):
-    _, markdown, _ = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"], "--format", "markdown")
+    _, markdown, _ = run(capsys, *tiny_args(tiny), "--format", "markdown")
     header, rule, row = markdown.strip().splitlines()
     assert header.startswith("| track") and rule.startswith("|--") and " 16.67 |" in row
-    _, text, _ = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"], "--format", "csv")
+    _, text, _ = run(capsys, *tiny_args(tiny), "--format", "csv")
     (parsed,) = list(csv.DictReader(io.StringIO(text)))
     assert float(parsed["R5@0.3"]) == pytest.approx(500 / 6)
-    assert (parsed["ranked_by"], parsed["evaluated"], parsed["missing"], parsed["gt"]) == ("mean(R1@0.3, R1@0.5)", "6", "1", "7")
+    counts = (parsed["ranked_by"], parsed["evaluated"], parsed["missing"], parsed["gt"])
+    assert counts == ("mean(R1@0.3, R1@0.5)", "6", "1", "7")
 
 
 def test_iou_rule_ge_counts_the_tie(tiny, capsys):
-    _, out, _ = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"], "--format", "json", "--iou-rule", "ge")
+    _, out, _ = run(capsys, *tiny_args(tiny), "--format", "json", "--iou-rule", "ge")
     assert round(json.loads(out)["metrics"]["R1@0.5"], 2) == 33.33
 
 
@@ -130,6 +139,15 @@ def test_extra_thresholds_and_k(tiny, capsys):
     metrics = json.loads(out)["metrics"]
     assert list(metrics)[:4] == ["R1@0.3", "R1@0.5", "R1@0.7", "R3@0.3"]
     assert round(metrics["R3@0.3"], 2) == 83.33 and round(metrics["R1@0.7"], 2) == 16.67
+
+
+def test_submission_header_is_not_checked_by_evaluate(tiny, tmp_path, capsys):
+    data = json.loads(tiny["submission"].read_text())
+    data.update(version=1.0, challenge="ego4d_goalstep_challenge")
+    other = tmp_path / "other_header.json"
+    other.write_text(json.dumps(data))
+    code, out, _ = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", other, "--format", "json")
+    assert code == 0 and round(json.loads(out)["metrics"]["R5@0.3"], 2) == 83.33
 
 
 def test_strict_refuses_missing_queries(tiny, capsys):
@@ -143,11 +161,12 @@ def test_errors_are_one_clean_paragraph(tiny, tmp_path, capsys):
     duplicated.write_text(tiny["pred"].read_text() * 2)
     code, _, err = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", duplicated)
     assert code == 1 and "6 queries are predicted more than once (6 extra entries)" in err
+    assert f"The first one is at {duplicated}: line 1 and {duplicated}: line 7." in err
     code, _, err = run(capsys, "--track", "nlq", "--gt", tmp_path / "absent.json", "--pred", tiny["pred"])
     assert code == 1 and "absent.json: no such file" in err
-    code, _, err = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"], "--topk", "1,five")
+    code, _, err = run(capsys, *tiny_args(tiny), "--topk", "1,five")
     assert code == 1 and "--topk: expected comma-separated int values" in err
-    code, _, err = run(capsys, "--track", "nlq", "--gt", tiny["raw"], "--pred", tiny["pred"], "--thresholds", "0.7")
+    code, _, err = run(capsys, *tiny_args(tiny), "--thresholds", "0.7")
     assert code == 1 and "needs R1@0.3, R1@0.5" in err
     code, _, _ = run(capsys, "--track", "bogus", "--gt", tiny["raw"], "--pred", tiny["pred"])
     assert code == 2

@@ -9,7 +9,7 @@ import pytest
 
 from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
-from osgnet_bench.metrics import evaluate, score_loop, score_vectorised, spec_for_track
+from osgnet_bench.metrics import MetricSpec, evaluate, score_loop, score_vectorised, spec_for_track
 from osgnet_bench.metrics.iou import interval_iou, iou_matrix
 from osgnet_bench.metrics.padding import pad_windows
 from osgnet_bench.predictions import Prediction
@@ -65,7 +65,7 @@ def test_padding_packs_rows_in_order():
     assert padded[1, 2].tolist() == [7.0, 8.0] and padded[0, 1].tolist() == [0.0, 0.0]
     from_pairs, pairs_mask = pad_windows([((1.0, 2.0),), ((3.0, 4.0), (5.0, 6.0), (7.0, 8.0))])
     assert np.array_equal(from_pairs, padded) and np.array_equal(pairs_mask, mask)
-    cut, cut_mask = pad_windows([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])], max_width=2)
+    cut, cut_mask = pad_windows([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])], 2)
     assert cut.tolist() == [[[1.0, 2.0], [0.0, 0.0]], [[3.0, 4.0], [5.0, 6.0]]]
     assert cut_mask.tolist() == [[True, False], [True, True]]
     tricky, tricky_mask = pad_windows([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]] * 9)], max_width=5)
@@ -76,7 +76,7 @@ def test_padding_packs_rows_in_order():
 
 def test_exact_match_scores_everything():
     metrics = score_one([[10, 20]], [[10, 20]])
-    assert metrics == {"R1@0.3": 100.0, "R1@0.5": 100.0, "R5@0.3": 100.0, "R5@0.5": 100.0, "mIoU": 100.0, "rank_metric": 100.0}
+    assert metrics == dict.fromkeys(["R1@0.3", "R1@0.5", "R5@0.3", "R5@0.5", "mIoU", "rank_metric"], 100.0)
 
 
 def test_iou_equal_to_threshold_is_not_a_hit_unless_ge():
@@ -123,7 +123,8 @@ def test_mean_is_over_evaluated_queries_and_missing_are_reported():
     assert result.metrics["R1@0.5"] == 50.0
     assert (result.num_evaluated, result.num_missing, result.num_gt) == (2, 1, 3)
     assert result.missing == (("clip", "ann", 1),)
-    with pytest.raises(UserError, match=r"1 of the 3 queries .* have no prediction, e.g. \(clip 'clip', annotation 'ann', query_idx 1\)"):
+    expected = r"1 of the 3 queries .* have no prediction, e.g. \(clip 'clip', annotation 'ann', query_idx 1\)"
+    with pytest.raises(UserError, match=expected):
         evaluate(records, [prediction(0, [[0, 10]]), prediction(2, [[0, 1]])], NLQ, strict=True)
 
 
@@ -136,7 +137,8 @@ def test_textless_entry_counts_in_query_idx():
 
 def test_duplicate_predictions_are_refused_with_counts():
     records = [record(0, [[0, 10]]), record(1, [[20, 30]])]
-    predictions = [prediction(0, [[0, 10]]), prediction(0, [[0, 10]]), prediction(0, [[1, 2]]), prediction(1, [[0, 1]]), prediction(1, [[0, 1]])]
+    entries = [(0, [[0, 10]]), (0, [[0, 10]]), (0, [[1, 2]]), (1, [[0, 1]]), (1, [[0, 1]])]
+    predictions = [prediction(idx, windows) for idx, windows in entries]
     with pytest.raises(UserError) as info:
         evaluate(records, predictions, NLQ, pred_source="pred.jsonl")
     message = str(info.value)
@@ -146,12 +148,17 @@ def test_duplicate_predictions_are_refused_with_counts():
 
 def test_unknown_queries_are_refused_with_examples():
     records = [record(0, [[0, 10]])]
-    with pytest.raises(UserError, match=r"2 predictions are for queries that gt.json does not contain, e.g. \(clip 'clip', annotation 'ann', query_idx 5\), \(clip 'other', annotation 'x', query_idx 0\)"):
-        evaluate(records, [prediction(5, [[0, 1]]), prediction(0, [[0, 1]], clip="other", annotation="x")], NLQ, gt_source="gt.json")
+    expected = (
+        r"2 predictions are for queries that gt.json does not contain, e.g. "
+        r"\(clip 'clip', annotation 'ann', query_idx 5\), \(clip 'other', annotation 'x', query_idx 0\)"
+    )
+    predictions = [prediction(5, [[0, 1]]), prediction(0, [[0, 1]], clip="other", annotation="x")]
+    with pytest.raises(UserError, match=expected):
+        evaluate(records, predictions, NLQ, gt_source="gt.json")
 
 
 def test_query_under_the_wrong_clip_gets_a_hint():
-    with pytest.raises(UserError, match=r"1 of them exist under another clip.*belongs to clip 'clip', not 'wrong'"):
+    with pytest.raises(UserError, match=r"1 of them exist under another clip.*to clip 'clip', not 'wrong'"):
         evaluate([record(0, [[0, 10]])], [prediction(0, [[0, 1]], clip="wrong")], NLQ)
 
 
@@ -191,6 +198,11 @@ def test_spec_overrides_and_checks():
         spec_for_track(NLQ, thresholds=[0.3, 0.5, 1.5])
     with pytest.raises(UserError, match="top-k values must be positive"):
         spec_for_track(NLQ, topk=[0, 1])
+
+
+def test_evaluate_refuses_a_spec_without_the_ranking_keys():
+    with pytest.raises(UserError, match=r"needs R1@0.5"):
+        evaluate([record(0, [[0, 10]])], [prediction(0, [[0, 10]])], NLQ, MetricSpec((0.3,), (1, 5)))
 
 
 def test_loop_and_vectorised_agree_on_hand_cases():

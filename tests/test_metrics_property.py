@@ -20,7 +20,9 @@ GT_WINDOWS = st.lists(WINDOW, min_size=1, max_size=4).map(tuple)  # as annotatio
 QUERIES = st.lists(st.tuples(PRED_WINDOWS, GT_WINDOWS), min_size=1, max_size=40)
 SPECS = st.builds(
     MetricSpec,
-    thresholds=st.lists(st.sampled_from([0.0, 0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 1.0]), min_size=1, max_size=4, unique=True).map(tuple),
+    thresholds=st.lists(
+        st.sampled_from([0.0, 0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 1.0]), min_size=1, max_size=4, unique=True
+    ).map(tuple),
     topk=st.lists(st.integers(min_value=1, max_value=15), min_size=1, max_size=4, unique=True).map(tuple),
     iou_rule=st.sampled_from(["gt", "ge"]),
 )

@@ -36,7 +36,9 @@ def synthetic_predictions(records):
             [[end, start]],
         ][kind]
         kinds[kind] += 1
-        predictions.append(Prediction(record.video_id, record.annotation_uid, record.query_idx, np.asarray(windows)))
+        predictions.append(
+            Prediction(record.video_id, record.annotation_uid, record.query_idx, np.asarray(windows))
+        )
     return predictions, kinds
 
 
@@ -68,9 +70,11 @@ def test_nlq_val_raw_and_jsonl_agree(shared_data):
     from_raw = evaluate(raw, predictions, track)
     from_jsonl = evaluate(jsonl, predictions, track)
     assert from_raw.metrics == from_jsonl.metrics
-    assert (from_raw.num_gt, from_raw.num_missing) == (from_jsonl.num_gt, from_jsonl.num_missing) == (4552, 4552 // SKIP_EVERY)
+    counts = (from_raw.num_gt, from_raw.num_missing)
+    assert counts == (from_jsonl.num_gt, from_jsonl.num_missing) == (4552, 4552 // SKIP_EVERY)
     check_against_expectation(from_raw, kinds)
-    assert from_raw.metrics["rank_metric"] == pytest.approx((from_raw.metrics["R1@0.3"] + from_raw.metrics["R1@0.5"]) / 2)
+    metrics = from_raw.metrics
+    assert metrics["rank_metric"] == pytest.approx((metrics["R1@0.3"] + metrics["R1@0.5"]) / 2)
 
 
 def test_nlq_val_loop_equals_vectorised(shared_data):
@@ -132,6 +136,7 @@ def test_cli_scores_a_tacos_split(shared_data, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert exit_info.value.code == 0
     report = json.loads(out)
-    assert (report["num_gt"], report["num_evaluated"], report["num_missing"]) == (4001, sum(kinds), 4001 - sum(kinds))
+    counts = (report["num_gt"], report["num_evaluated"], report["num_missing"])
+    assert counts == (4001, sum(kinds), 4001 - sum(kinds))
     assert report["metrics"]["R1@0.5"] == pytest.approx(expected_metrics(kinds)["R1@0.5"])
     assert f"warning: {4001 - sum(kinds)} of 4001 ground-truth queries have no prediction" in err

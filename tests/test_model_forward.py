@@ -100,6 +100,19 @@ def test_loss_normalizer_updates_only_in_gradient_steps(trained_step, samples):
     assert float(model.loss_normalizer) == after_step
 
 
+def test_empty_shots_and_queries_without_windows(samples):
+    """Zero-length shots are dropped (the reference crashed, B5); no shot at all gives a zero
+    VTM loss; a sample without GT windows only has negatives."""
+    model = build().train()
+    empty_shots = torch.tensor([[0.0, 0.0, 300.0], [0.0, 0.5, MAX_SEQ_LEN]])
+    no_window = {**samples[0], "segments": torch.zeros(0, 2, dtype=torch.float64),
+                 "one_hot_labels": torch.zeros(0, 1, dtype=torch.int64), "shots": empty_shots}
+    losses = model([no_window, samples[1]])
+    assert torch.isfinite(losses["final_loss"]) and losses["vtm_loss"] > 0
+    losses = model([no_window, {**samples[1], "shots": empty_shots}])
+    assert losses["vtm_loss"] == 0 and torch.isfinite(losses["final_loss"])
+    losses["final_loss"].backward()
+
 def test_batching_does_not_change_a_sample(samples):
     model = build().eval()
     with torch.no_grad():

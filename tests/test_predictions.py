@@ -24,7 +24,8 @@ def test_jsonl_is_read_in_order_with_scores(tmp_path):
     path = write_lines(
         tmp_path / "pred.jsonl",
         [
-            {"query_id": "ann_x_3", "video_id": "clip", "windows": [[1, 2.5], [0, 4]], "scores": [0.9, 0.1], "extra": 1},
+            {"query_id": "ann_x_3", "video_id": "clip", "windows": [[1, 2.5], [0, 4]],
+             "scores": [0.9, 0.1], "extra": 1},
             {"query_id": "ann_y_0", "video_id": "clip", "windows": [[5.0, 6.0]]},
         ],
     )
@@ -87,7 +88,7 @@ def test_failed_write_leaves_previous_file(tmp_path):
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"predicted_times": [1.0, 2.0]}, "results[0].predicted_times: must be a list of [start, end] windows, not one flat pair"),
+        ({"predicted_times": [1.0, 2.0]}, "predicted_times: must be a list of [start, end] windows, not one flat pair"),
         ({"predicted_times": []}, "results[0].predicted_times: must be a non-empty list"),
         ({"query_idx": "1"}, "results[0].query_idx: must be a non-negative JSON integer"),
         ({"query_idx": -1}, "results[0].query_idx: must be a non-negative JSON integer"),
@@ -119,9 +120,12 @@ def test_missing_key_in_submission(tmp_path):
     ("row", "message"),
     [
         ({"video_id": "c", "windows": [[0, 1]]}, "line 2: missing key 'query_id'"),
-        ({"query_id": "noindex", "video_id": "c", "windows": [[0, 1]]}, "line 2: query_id 'noindex' does not end in '_<integer>'"),
-        ({"query_id": "a_1", "video_id": "c", "windows": [[0, 1]], "scores": [1, 2]}, "line 2: 'scores': must be a list with one number per window (1)"),
-        ({"query_id": "a_1", "video_id": "c", "windows": [[0, float("nan")]]}, "line 2: 'windows': windows must be finite"),
+        ({"query_id": "noindex", "video_id": "c", "windows": [[0, 1]]},
+         "line 2: query_id 'noindex' does not end in '_<integer>'"),
+        ({"query_id": "a_1", "video_id": "c", "windows": [[0, 1]], "scores": [1, 2]},
+         "line 2: 'scores': must be a list with one number per window (1)"),
+        ({"query_id": "a_1", "video_id": "c", "windows": [[0, float("nan")]]},
+         "line 2: 'windows': windows must be finite"),
         ([1, 2], "line 2: expected a JSON object, got list"),
     ],
 )

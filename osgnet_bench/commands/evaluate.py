@@ -1,4 +1,4 @@
-"""``osgnet-bench evaluate``: score a predictions file or an EvalAI submission with the official rules."""
+"""``osgnet-bench evaluate``: score predictions or an EvalAI submission with the official rules."""
 
 from __future__ import annotations
 
@@ -14,13 +14,31 @@ from osgnet_bench.tracks import TRACK_NAMES, get_track
 
 
 @click.command(name="evaluate")
-@click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
-@click.option("--gt", "gt_path", required=True, type=click.Path(dir_okay=False), help="Ground truth: raw official JSON or jsonl.")
-@click.option("--pred", "pred_path", required=True, type=click.Path(dir_okay=False), help="Predictions jsonl or EvalAI submission JSON.")
+@click.option(
+    "--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False),
+    help="Benchmark track.",
+)
+@click.option(
+    "--gt", "gt_path", required=True, type=click.Path(dir_okay=False),
+    help="Ground truth: raw official JSON or jsonl.",
+)
+@click.option(
+    "--pred", "pred_path", required=True, type=click.Path(dir_okay=False),
+    help="Predictions jsonl or EvalAI submission JSON.",
+)
 @click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--strict", is_flag=True, help="Fail when a GT query has no prediction (default: warn, like the official script).")
-@click.option("--iou-rule", type=click.Choice(IOU_RULES), default=None, help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--strict", is_flag=True,
+    help="Fail when a GT query has no prediction (default: warn, like the official script).",
+)
+@click.option(
+    "--iou-rule", type=click.Choice(IOU_RULES), default=None,
+    help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').",
+)
 @click.option("--thresholds", default=None, help="IoU thresholds, comma-separated (default: the track's).")
 @click.option("--topk", default=None, help="Ranks k for R@k, comma-separated (default: the track's).")
 def command(
@@ -48,7 +66,9 @@ def command(
     )
     records = load_annotations(gt_path, chosen, split=split)
     predictions = read_predictions(pred_path)
-    result = evaluate(records, predictions, chosen, spec, strict=strict, gt_source=gt_path, pred_source=pred_path)
+    result = evaluate(
+        records, predictions, chosen, spec, strict=strict, gt_source=gt_path, pred_source=pred_path
+    )
     if result.num_missing:
         click.echo(_missing_warning(result), err=True)
     click.echo(render_results([result], fmt))
@@ -60,11 +80,12 @@ def _numbers(text: str | None, kind: type, option: str) -> list | None:
     """``"0.3,0.5"`` (commas and/or spaces) -> [0.3, 0.5]; ``None`` keeps the track's default."""
     if text is None:
         return None
-    parts = [part for part in text.replace(",", " ").split() if part]
     try:
-        values = [kind(part) for part in parts]
+        values = [kind(part) for part in text.replace(",", " ").split()]
     except ValueError:
-        raise UserError(f"{option}: expected comma-separated {kind.__name__} values, got {text!r}.") from None
+        raise UserError(
+            f"{option}: expected comma-separated {kind.__name__} values, got {text!r}."
+        ) from None
     if not values:
         raise UserError(f"{option}: give at least one value.")
     return values
@@ -72,16 +93,17 @@ def _numbers(text: str | None, kind: type, option: str) -> list | None:
 
 def _summary(result: EvaluationResult) -> str:
     rank = result.metrics["rank_metric"]
+    rule = "IoU > t" if result.spec.iou_rule == "gt" else "IoU >= t"
     return (
         f"ranking metric ({result.track.name}): {result.track.rank_metric_name} = {rank:.2f}\n"
         f"evaluated {result.num_evaluated} queries; {result.num_missing} of {result.num_gt} "
-        f"ground-truth queries missing; IoU rule: {'IoU > t' if result.spec.iou_rule == 'gt' else 'IoU >= t'}"
+        f"ground-truth queries missing; IoU rule: {rule}"
     )
 
 
 def _missing_warning(result: EvaluationResult) -> str:
     return (
-        f"warning: {result.num_missing} of {result.num_gt} ground-truth queries have no prediction, "
-        f"e.g. {describe_examples(result.missing)}; the metrics average over the "
+        f"warning: {result.num_missing} of {result.num_gt} ground-truth queries have no "
+        f"prediction, e.g. {describe_examples(result.missing)}; the metrics average over the "
         f"{result.num_evaluated} predicted queries only (official rule). Use --strict to refuse this."
     )

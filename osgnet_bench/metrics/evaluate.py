@@ -61,14 +61,20 @@ def evaluate(
     evaluator silently averages over the submitted ones only).
     """
     spec = spec or spec_for_track(track)
+    absent = [key for key in track.rank_keys if key not in spec.recall_keys]
+    if absent:
+        raise UserError(
+            f"the {track.name} ranking metric {track.rank_metric_name} needs {', '.join(absent)}, "
+            "which the requested thresholds and k leave out."
+        )
     if not predictions:
         raise UserError(f"{pred_source}: contains no predictions.")
     matched = match_predictions(records, predictions, gt_source, pred_source)
     if strict and matched.missing:
         raise UserError(
             f"{pred_source}: {len(matched.missing)} of the {matched.num_gt} queries in {gt_source} "
-            f"have no prediction, e.g. {describe_examples(matched.missing)}. --strict requires "
-            "every query to be predicted; without it they are left out of the averages, as the "
+            f"have no prediction, e.g. {describe_examples(matched.missing)}. Strict mode (--strict) "
+            "requires every query to be predicted; without it they are left out of the averages, as the "
             "official evaluator does."
         )
     scores = score_vectorised(matched.pred_windows, matched.gt_windows, spec)

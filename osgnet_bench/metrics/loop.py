@@ -12,11 +12,9 @@ import numpy as np
 
 from osgnet_bench.metrics.iou import interval_iou
 from osgnet_bench.metrics.padding import WindowList
-from osgnet_bench.metrics.scores import Scores
+from osgnet_bench.metrics.scores import MIOU_TOP_IOUS, Scores
 from osgnet_bench.metrics.spec import MetricSpec
 from osgnet_bench.tracks import recall_key
-
-TOP_IOUS_PER_QUERY = 3
 
 
 def score_loop(
@@ -36,7 +34,7 @@ def score_loop(
             for t in spec.thresholds:
                 if any(_passes(iou, t, spec) for row in ious[:k] for iou in row):
                     hits[recall_key(k, t)] += 1
-        largest = sorted(ious[0])[-TOP_IOUS_PER_QUERY:]
+        largest = sorted(ious[0])[-MIOU_TOP_IOUS:]
         miou_terms.append(sum(largest) / len(largest))
     num = len(miou_terms)
     recall = {key: count / num * 100.0 for key, count in hits.items()}

@@ -72,13 +72,16 @@ def match_predictions(
 def _refuse_duplicates(predictions: Sequence[Prediction], source: str) -> None:
     counts = Counter(p.key for p in predictions)
     repeated = [key for key, count in counts.items() if count > 1]
-    if repeated:
-        extra = sum(counts[key] - 1 for key in repeated)
-        raise UserError(
-            f"{source}: {len(repeated)} queries are predicted more than once ({extra} extra "
-            f"entries), e.g. {describe_examples(repeated)}. The official evaluator would score "
-            "every copy; keep exactly one prediction per query."
-        )
+    if not repeated:
+        return
+    extra = sum(counts[key] - 1 for key in repeated)
+    places = [p.where for p in predictions if p.key == repeated[0] and p.where]
+    located = f" The first one is at {' and '.join(places[:2])}." if places else ""
+    raise UserError(
+        f"{source}: {len(repeated)} queries are predicted more than once ({extra} extra "
+        f"entries), e.g. {describe_examples(repeated)}.{located} The official evaluator would "
+        "score every copy; keep exactly one prediction per query."
+    )
 
 
 def _refuse_unknown(

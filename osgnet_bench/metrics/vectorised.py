@@ -1,9 +1,9 @@
 """The fast evaluator: whole chunks of queries at once as padded numpy arrays.
 
 For each chunk the predictions are padded to [n, K, 2] and the GT windows to [n, G, 2] (with
-masks), IoUs computed as [n, K, G], reduced over GT to the best IoU per rank [n, K], and a running maximum
-over ranks gives, for every k, the best IoU among the first k windows. No Python loop runs per
-query: the loops run over chunks (to bound memory) and over ranks.
+masks), IoUs computed as [n, K, G] and reduced over GT to the best IoU per rank [n, K]; a running
+maximum over ranks gives, for every k, the best IoU among the first k windows. No Python loop
+runs per query: the loops run over chunks (to bound memory) and over ranks.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import numpy as np
 
 from osgnet_bench.metrics.iou import iou_matrix
 from osgnet_bench.metrics.padding import WindowList, pad_windows
-from osgnet_bench.metrics.scores import Scores
+from osgnet_bench.metrics.scores import MIOU_TOP_IOUS, Scores
 from osgnet_bench.metrics.spec import MetricSpec
 from osgnet_bench.tracks import recall_key
 
 CHUNK_QUERIES = 65536
-TOP_IOUS_PER_QUERY = 3
 
 
 def score_vectorised(
@@ -89,6 +88,6 @@ def _top1_terms(top1: np.ndarray) -> np.ndarray:
     Padded GT slots are -inf; the largest values are summed in ascending order, as the official
     ``np.mean(np.sort(iou)[-3:])`` does.
     """
-    largest = np.sort(top1, axis=1)[:, -TOP_IOUS_PER_QUERY:]
+    largest = np.sort(top1, axis=1)[:, -MIOU_TOP_IOUS:]
     valid = np.isfinite(largest)
     return np.where(valid, largest, 0.0).sum(axis=1) / valid.sum(axis=1)

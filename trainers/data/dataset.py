@@ -17,6 +17,8 @@ Decoding one video (features, detections, shots, the token features of all its q
 expensive part, and many queries share a video, so decoded videos are kept in a small per-process
 LRU cache. Samples are built from the cache without changing their content; pair it with
 :class:`trainers.data.loader.VideoGroupedSampler` so that queries of one video arrive together.
+Tensors of a sample may be shared with the cache (and with other samples of the same video), so
+consumers must treat samples as read-only: copy before modifying in place.
 """
 
 from __future__ import annotations
@@ -123,19 +125,19 @@ class GroundingDataset(Dataset):
             "video_id": record.video_id,
             "query_id": record.query_id,
             "query": record.query,
-            "feats": video.feats.clone(),
+            "feats": video.feats,
             "fps": float(cfg.default_fps),
             "duration": float(record.duration),
             "feat_stride": float(cfg.feat_stride),
             "feat_num_frames": float(cfg.num_frames),
             "segments": segments,
             "one_hot_labels": None if segments is None else torch.ones((len(segments), cfg.num_classes), dtype=torch.int64),
-            "query_feats": query_feats.clone(),
+            "query_feats": query_feats,
         }
         if cfg.mul_query_input > 0:
             sample.update(self._video_queries(record.video_id, video, rng))
         if video.shots is not None:
-            sample["shots"] = video.shots.clone()
+            sample["shots"] = video.shots
         if video.detections is not None:
             sample["object_feats"] = self._object_feats(video, self._label_choices[index])
         return sample
@@ -156,18 +158,19 @@ class GroundingDataset(Dataset):
         others = [self.records[i] for i in members]
         annotated = all(r.windows is not None for r in others)
         return {
-            "video_query_feats": [video.query_feats[r.query_id].clone() for r in others],
+            "video_query_feats": [video.query_feats[r.query_id] for r in others],
             "video_segments": [self._grid_windows(r, rng) for r in others] if annotated else None,
         }
 
     def _object_feats(self, video: DecodedVideo, choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
         counts, class_ids = select_query_objects(video.detections, choices, video.num_steps)
         table = self.sources.class_table
-        tokens = table[torch.from_numpy(class_ids)]
+        tokens = table.index_select(0, torch.from_numpy(class_ids))  # much faster than table[ids] on CPU
         feats = [table.new_zeros((0, table.shape[1]))] * video.num_steps
-        ends = np.cumsum(counts)
-        for step in np.flatnonzero(counts):
-            feats[step] = tokens[ends[step] - counts[step] : ends[step]]
+        start = 0
+        for step, count in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist()):
+            feats[step] = tokens[start : start + count]
+            start += count
         return feats
 
     def decoded_video(self, video_id: str) -> DecodedVideo:

@@ -163,11 +163,11 @@ class _Section:
         return _Section(self.source, self._where(key), self.value[key])
 
     def get(self, key: str, kind: type, default: Any = ...) -> Any:
-        if key not in self.value or self.value[key] is None and default is not ...:
+        value = self.value.get(key)
+        if value is None:  # absent, or null in the YAML
             if default is ...:
                 raise UserError(f"{self.source}: missing key `{self._where(key)}`.")
             return default
-        value = self.value[key]
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if kind is int and isinstance(value, float) and value.is_integer():
@@ -250,9 +250,10 @@ def parse_model_config(raw: dict, source: str = "<config>") -> ModelConfig:
         raise UserError(f"{source}: `{video_cfg.path}.mamba_arch` is {arch}; only "
                         f"{SUPPORTED_MAMBA_ARCH} (the released OSGNet) is supported.")
     num_heads = video_cfg.get("n_head", int, 4)
-    for cfg in (text_cfg, fpn_cfg):
-        if cfg.get("n_head", int) != num_heads:
-            raise UserError(f"{source}: `{cfg.path}.n_head` differs from the video blocks' "
+    for cfg, heads in ((text_cfg, text_cfg.get("n_head", int)), (fpn_cfg, fpn_cfg.get("n_head", int)),
+                       (object_cfg, object_cfg.get("n_head", int, 4))):
+        if heads != num_heads:
+            raise UserError(f"{source}: `{cfg.path}.n_head` is {heads} but the video blocks have "
                             f"{num_heads}; one head count is supported.")
     if text_cfg.get("mha_win_size", int, -1) > 1 or text_cfg.get("n_ds_strides", list, [1, 1]) != [1, 1]:
         raise UserError(f"{source}: `{text_cfg.path}` must use global attention without striding.")

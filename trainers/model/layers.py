@@ -16,9 +16,8 @@ from torch import nn
 class MaskedConv1D(nn.Module):
     """``nn.Conv1d`` (odd kernel, ``padding = k // 2``) whose output is multiplied by the mask.
 
-    With stride s the mask is downsampled by picking ``mask[..., s*i]``. The mask multiplies the
-    output as a float, so a non-binary weight scales it (the reference's aggregator relies on
-    that, bug B2). x ``[N, C_in, T]``, mask ``[N, 1, T]`` -> ``[N, C_out, T/s]``, bool mask.
+    With stride s the mask is downsampled by picking ``mask[..., s*i]``.
+    x ``[N, C_in, T]``, mask ``[N, 1, T]`` -> ``[N, C_out, T/s]`` and the bool mask.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -36,8 +35,7 @@ class MaskedConv1D(nn.Module):
         if x.shape[-1] % self.stride:
             raise ValueError(f"length {x.shape[-1]} is not divisible by stride {self.stride}")
         weight = mask.to(x.dtype)[..., :: self.stride]
-        out = self.conv(x)
-        return out * weight[..., : out.shape[-1]], weight.bool()
+        return self.conv(x) * weight, weight.bool()
 
 
 class LayerNorm(nn.Module):

@@ -112,9 +112,12 @@ class OSGNet(nn.Module):
 
     def vtm_loss(self, samples: list[dict], batch: Batch, normalizer: float) -> torch.Tensor:
         """InfoNCE between every query of each video and the shots of the batch, computed on the
-        text- and object-free video encoding (model.md 2.8, 3.3)."""
-        pure_video = self.video_encoder(batch.video, batch.video_mask, self.pos_embd)
+        text- and object-free video encoding (model.md 2.8, 3.3). Zero when the batch has no
+        non-empty shot."""
         spans = [shot_spans(s["shots"]).to(self.device) for s in samples]
+        if not any(len(sample_spans) for sample_spans in spans):
+            return torch.zeros((), device=self.device)
+        pure_video = self.video_encoder(batch.video, batch.video_mask, self.pos_embd)
         shots, shot_mask = shot_features(pure_video, spans)
         tokens, token_mask = pad_sequences([q for s in samples for q in s["video_query_feats"]])
         token_mask = token_mask.to(self.device)

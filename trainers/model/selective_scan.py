@@ -93,11 +93,10 @@ def torch_selective_scan(
     if delta_softplus:
         delta = F.softplus(delta)
     u_c = u.to(compute_dtype)
-    time_major_y = _StepwiseScan.apply(
-        _time_major(u_c), _time_major(delta), A.to(compute_dtype),
-        _time_major(B.to(compute_dtype)), _time_major(C.to(compute_dtype)), chunk_size,
+    y = _StepwiseScan.apply(
+        u_c.contiguous(), delta.contiguous(), A.to(compute_dtype).contiguous(),
+        B.to(compute_dtype).contiguous(), C.to(compute_dtype).contiguous(), chunk_size,
     )
-    y = time_major_y.permute(1, 2, 0).contiguous()
     if D is not None:
         y = y + D.to(compute_dtype)[:, None] * u_c
     if z is not None:
@@ -121,18 +120,15 @@ def _check_shapes(
                          f"{tuple(B.shape)} and {tuple(C.shape)}")
 
 
-def _time_major(x: torch.Tensor) -> torch.Tensor:
-    """[batch, channels, L] -> contiguous [L, batch, channels], so that one step is contiguous."""
-    return x.permute(2, 0, 1).contiguous()
-
-
 class _StepwiseScan(torch.autograd.Function):
     """y_t = ⟨C_t, h_t⟩ with h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t u_t, and its exact backward.
 
-    Everything is time-major: u, delta: [L, b, d]; B, C: [L, b, n]; y: [L, b, d]; work buffers
-    [chunk_size, b, d, n]. The forward keeps only the state at the start of each chunk; the
-    backward recomputes a chunk's states from it and runs the adjoint λ_t = dloss/dh_t backwards
-    in time: λ_t = g_t C_t + exp(Δ_{t+1} A) ⊙ λ_{t+1}.
+    Inputs and outputs are contiguous and channels-first: u, delta, y: [b, d, L]; B, C: [b, n, L];
+    A: [d, n]. The work is time-major: each chunk's steps are read as [T, b, ·] views and the
+    recurrence runs in [T, b, d, n] buffers, so one step is one contiguous [b, d, n] block. The
+    forward keeps only the state at the start of each chunk; the backward recomputes a chunk's
+    states from it and runs the adjoint λ_t = dloss/dh_t backwards in time:
+    λ_t = g_t C_t + exp(Δ_{t+1} A) ⊙ λ_{t+1}, with g_t = dloss/dy_t.
     """
 
     @staticmethod
@@ -145,21 +141,24 @@ class _StepwiseScan(torch.autograd.Function):
         C: torch.Tensor,
         chunk_size: int,
     ) -> torch.Tensor:
-        """u, delta: [L, b, d]; A: [d, n]; B, C: [L, b, n]; chunk_size: steps per chunk.
+        """u, delta: [b, d, L]; A: [d, n]; B, C: [b, n, L]; chunk_size: steps per chunk.
 
-        Returns y: [L, b, d].
+        Returns y: [b, d, L].
         """
-        length, batch, d_inner = u.shape
+        batch, d_inner, length = u.shape
         decay = u.new_empty(min(chunk_size, length), batch, d_inner, A.shape[1])
         states = torch.empty_like(decay)
+        y_chunk = u.new_empty(decay.shape[:3] + (1,))
         y = torch.empty_like(u)
-        checkpoints = u.new_zeros(_num_chunks(length, chunk_size), batch, d_inner, A.shape[1])
-        for index, steps in enumerate(_chunks(length, chunk_size)):
+        chunks = _chunks(length, chunk_size)
+        checkpoints = u.new_zeros(len(chunks), batch, d_inner, A.shape[1])
+        for index, steps in enumerate(chunks):
             span = steps.stop - steps.start
-            _run_chunk(u[steps], delta[steps], A, B[steps], checkpoints[index],
-                       decay[:span], states[:span])
-            torch.matmul(states[:span], C[steps, :, :, None], out=y[steps, :, :, None])
-            if index + 1 < checkpoints.shape[0]:
+            _run_chunk(_steps(u, steps), _steps(delta, steps), A, _steps(B, steps),
+                       checkpoints[index], decay[:span], states[:span])
+            torch.matmul(states[:span], _steps(C, steps)[..., None], out=y_chunk[:span])
+            _steps(y, steps).copy_(y_chunk[:span, ..., 0])
+            if index + 1 < len(chunks):
                 checkpoints[index + 1] = states[span - 1]
         ctx.chunk_size = chunk_size
         ctx.save_for_backward(u, delta, A, B, C, checkpoints)
@@ -168,28 +167,30 @@ class _StepwiseScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        """grad_y: [L, b, d] -> gradients of u, delta, A, B, C (shapes of the inputs)."""
+        """grad_y: [b, d, L] -> gradients of u, delta, A, B, C (shapes of the inputs)."""
         u, delta, A, B, C, checkpoints = ctx.saved_tensors
-        grad_y = grad_y.contiguous()
-        length, batch, d_inner = u.shape
-        d_state = A.shape[1]
+        batch, d_inner, length = u.shape
         grad_u, grad_delta = torch.empty_like(u), torch.empty_like(delta)
         grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
         grad_A = torch.zeros_like(A)
-        decay = u.new_empty(min(ctx.chunk_size, length), batch, d_inner, d_state)
+        decay = u.new_empty(min(ctx.chunk_size, length), batch, d_inner, A.shape[1])
         states, adjoint, through_decay = (torch.empty_like(decay) for _ in range(3))
+        per_state = u.new_empty(decay.shape[0], batch, 1, A.shape[1])  # [T, b, 1, n]
         # exp(Δ A) ⊙ λ at the first step of the chunk after the current one
         carried = torch.zeros_like(checkpoints[0])
-        chunks = list(enumerate(_chunks(length, ctx.chunk_size)))
-        for index, steps in reversed(chunks):
+        chunks = _chunks(length, ctx.chunk_size)
+        for index in reversed(range(len(chunks))):
+            steps = chunks[index]
             span = steps.stop - steps.start
             decay_c, states_c = decay[:span], states[:span]
             adjoint_c, through_decay_c = adjoint[:span], through_decay[:span]
-            u_c, delta_c, B_c, g_c = u[steps], delta[steps], B[steps], grad_y[steps]
+            u_c, delta_c, B_c = _steps(u, steps), _steps(delta, steps), _steps(B, steps)
+            g_c = _steps(grad_y, steps)
             _run_chunk(u_c, delta_c, A, B_c, checkpoints[index], decay_c, states_c)
-            torch.matmul(g_c[:, :, None, :], states_c, out=grad_C[steps, :, None, :])
+            torch.matmul(g_c[:, :, None, :], states_c, out=per_state[:span])
+            _steps(grad_C, steps).copy_(per_state[:span, :, 0])
 
-            torch.mul(g_c[..., None], C[steps, :, None, :], out=adjoint_c)
+            torch.mul(g_c[..., None], _steps(C, steps)[:, :, None, :], out=adjoint_c)
             adjoint_c[-1] += carried
             for step in range(span - 2, -1, -1):
                 adjoint_c[step].addcmul_(decay_c[step + 1], adjoint_c[step + 1])
@@ -199,17 +200,19 @@ class _StepwiseScan(torch.autograd.Function):
             torch.mul(decay_c[0], checkpoints[index], out=through_decay_c[0])
             torch.mul(decay_c[1:], states_c[:-1], out=through_decay_c[1:])
             through_decay_c.mul_(adjoint_c)
-            adjoint_B = torch.matmul(adjoint_c, B_c[..., None])[..., 0]
-            torch.mul(delta_c, adjoint_B, out=grad_u[steps])
+            adjoint_B = torch.matmul(adjoint_c, B_c[..., None])[..., 0]  # [T, b, d]
+            torch.mul(delta_c, adjoint_B, out=_steps(grad_u, steps))
             decay_term = torch.mul(through_decay_c, A, out=decay_c).sum(-1)
-            torch.addcmul(decay_term, u_c, adjoint_B, out=grad_delta[steps])
+            torch.addcmul(decay_term, u_c, adjoint_B, out=_steps(grad_delta, steps))
             grad_A += through_decay_c.mul_(delta_c[..., None]).sum((0, 1))
-            torch.matmul((delta_c * u_c)[:, :, None, :], adjoint_c, out=grad_B[steps, :, None, :])
+            torch.matmul((delta_c * u_c)[:, :, None, :], adjoint_c, out=per_state[:span])
+            _steps(grad_B, steps).copy_(per_state[:span, :, 0])
         return grad_u, grad_delta, grad_A, grad_B, grad_C, None
 
 
-def _num_chunks(length: int, chunk_size: int) -> int:
-    return -(-length // chunk_size)
+def _steps(x: torch.Tensor, steps: slice) -> torch.Tensor:
+    """Time-major view of some steps: [b, c, L] -> [T, b, c] (no copy)."""
+    return x[..., steps].permute(2, 0, 1)
 
 
 def _chunks(length: int, chunk_size: int) -> list[slice]:

@@ -92,13 +92,13 @@ class CosineHead(nn.Module):
 def shot_features(video: torch.Tensor, spans: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Slice every shot out of the text-free video features and pad to the longest shot.
 
-    video ``[B, C, T0]``; spans: per sample ``[n_b, 2]`` int (start, end) steps, all non-empty.
-    Returns ``[S, C, Ls]`` and mask ``[S, 1, Ls]`` in sample-major order (S = Σ n_b, Ls >= 1).
+    video ``[B, C, T0]``; spans: per sample ``[n_b, 2]`` int (start, end) steps, all non-empty,
+    at least one in the batch. Returns ``[S, C, Ls]`` and mask ``[S, 1, Ls]`` in sample-major
+    order (S = Σ n_b).
     """
     pieces = [video[b, :, start:end] for b, sample in enumerate(spans) for start, end in sample.tolist()]
-    longest = max([p.shape[-1] for p in pieces], default=1)
-    feats = torch.stack([F.pad(p, (0, longest - p.shape[-1])) for p in pieces]) if pieces else \
-        video.new_zeros((0, video.shape[1], longest))
-    lengths = torch.tensor([p.shape[-1] for p in pieces], device=video.device, dtype=torch.long)
+    lengths = torch.tensor([p.shape[-1] for p in pieces], device=video.device)
+    longest = int(lengths.max())
+    feats = torch.stack([F.pad(p, (0, longest - p.shape[-1])) for p in pieces])
     mask = torch.arange(longest, device=video.device)[None, None, :] < lengths[:, None, None]
     return feats, mask

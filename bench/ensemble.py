@@ -1,0 +1,127 @@
+"""Time ensembling against the per-query Python oracle, and the whole ``submit`` command.
+
+The script writes M synthetic prediction files of NLQ-val size (4,552 queries, 50 scored windows
+each, full float precision as inference writes them) into a temporary directory, then for each
+method:
+
+1. ensembles the already-read predictions with the vectorised ``submissions.ensemble`` and with
+   the straightforward per-query implementation ``submissions.ensemble_loop`` (joining the files
+   per query in a dict), checks that all 5 windows and scores of every query are identical and
+   prints both times and the speed-up;
+2. runs the whole ``osgnet-bench submit`` command (read, join, ensemble, validate, write) in a
+   child process and prints its wall time and CPU time, and times validating the written
+   submission alone. On a busy machine compare the CPU times.
+
+Usage::
+
+    python bench/ensemble.py                       # 5 files, 4552 queries, 50 windows
+    python bench/ensemble.py --files 3 --queries 1000 --methods reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from osgnet_bench.predictions import Prediction, read_predictions, write_predictions
+from osgnet_bench.tracks import get_track
+from submissions.ensemble import METHODS, EnsembleConfig, ensemble
+from submissions.ensemble_loop import ensemble_query
+from submissions.stack import stack_predictions
+from submissions.validate import validate_submission_file
+
+
+def synthetic_files(num_files: int, num_queries: int, num_windows: int, seed: int) -> list[list[Prediction]]:
+    """``num_files`` models answering the same queries: windows jittered around a hidden target,
+    scores sorted descending."""
+    rng = np.random.default_rng(seed)
+    target_start = rng.uniform(0.0, 470.0, num_queries)
+    target_length = rng.exponential(8.0, num_queries) + 0.5
+    files = []
+    for _ in range(num_files):
+        centre = target_start[:, None] + target_length[:, None] / 2 + rng.normal(0.0, 15.0, (num_queries, num_windows))
+        half = target_length[:, None] / 2 * rng.lognormal(0.0, 0.5, (num_queries, num_windows))
+        windows = np.stack([np.maximum(centre - half, 0.0), centre + half], axis=2)
+        scores = -np.sort(-rng.uniform(0.001, 1.0, (num_queries, num_windows)), axis=1)
+        files.append(
+            [Prediction(f"clip-{q // 4}", f"annotation-{q // 4}", q % 4, windows[q], scores[q]) for q in range(num_queries)]
+        )
+    return files
+
+
+def oracle(files: list[list[Prediction]], config: EnsembleConfig) -> dict:
+    """The per-query implementation: join the files in a dict, ensemble each query in Python."""
+    per_query: dict = {}
+    for model, predictions in enumerate(files):
+        for prediction in predictions:
+            triples = [[s, e, c] for (s, e), c in zip(prediction.windows.tolist(), prediction.scores.tolist(), strict=True)]
+            per_query.setdefault(prediction.key, [[] for _ in files])[model] = triples[: config.windows_needed]
+    return {key: ensemble_query(models, config) for key, models in per_query.items()}
+
+
+def vectorised(files: list[list[Prediction]], config: EnsembleConfig) -> dict:
+    """The shipped implementation, turned into the oracle's {key: [[start, end, score]] * 5}."""
+    stack = stack_predictions(files, [str(i) for i in range(len(files))], config.windows_needed)
+    top = ensemble(stack, config)
+    triples = np.concatenate([top.windows, top.scores[:, :, None]], axis=2).tolist()
+    return dict(zip(stack.keys, triples, strict=True))
+
+
+def timed(function, *args) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = function(*args)
+    return time.perf_counter() - start, value
+
+
+def time_command(arguments: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``python -m osgnet_bench ARGUMENTS`` in a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "osgnet_bench", *arguments], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5)
+    parser.add_argument("--queries", type=int, default=4552)
+    parser.add_argument("--windows", type=int, default=50)
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}")
+    print(f"{args.files} files x {args.queries} queries x {args.windows} windows")
+    with tempfile.TemporaryDirectory() as workdir:
+        paths = [str(Path(workdir) / f"model{i}.jsonl") for i in range(args.files)]
+        for path, predictions in zip(paths, synthetic_files(args.files, args.queries, args.windows, args.seed), strict=True):
+            write_predictions(path, predictions)
+        read_s, files = timed(lambda: [read_predictions(path) for path in paths])
+        print(f"reading the files: {read_s:.2f} s")
+        print(f"{'method':>10} {'per-query s':>12} {'vectorised s':>13} {'speed-up':>9}  identical  {'submit wall s':>13} {'submit CPU s':>12} {'validate CPU s':>14}")
+        for method in args.methods:
+            config = EnsembleConfig(method=method)
+            loop_s, expected = timed(oracle, files, config)
+            vector_s = min(timed(vectorised, files, config)[0] for _ in range(3))
+            identical = vectorised(files, config) == expected
+            out = str(Path(workdir) / f"{method}.json")
+            wall, cpu = time_command(["submit", "--track", "nlq", "--method", method, "--out", out, *[a for p in paths for a in ("--pred", p)]])
+            start = time.process_time()
+            validate_submission_file(out, get_track("nlq"))
+            validate_cpu = time.process_time() - start
+            print(f"{method:>10} {loop_s:>12.2f} {vector_s:>13.3f} {loop_s / vector_s:>8.1f}x  {str(identical):>9}  {wall:>13.2f} {cpu:>12.2f} {validate_cpu:>14.2f}")
+            if not identical:
+                raise SystemExit(f"{method}: the vectorised ensemble differs from the per-query oracle")
+
+
+if __name__ == "__main__":
+    main()
