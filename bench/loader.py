@@ -6,7 +6,8 @@ the training split with 0 and 2 DataLoader workers:
 
 * naive: every sample decodes its video, all the video's query tokens, detections and captions
   again (the reference loader's behaviour), queries in random order;
-* ours: a per-worker cache of decoded videos and video-grouped sampling.
+* ours: a per-worker cache of decoded videos and video-grouped batches laid out so that each
+  worker sees whole videos (``make_data_loader``).
 
 It first checks that both paths give identical samples, then prints samples/s, MB/s (bytes of
 the sample tensors delivered) and the ratio ours / naive.
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from trainers.data.config import load_dataset_config
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import VideoGroupedSampler, collate_samples, seed_worker
+from trainers.data.loader import VideoGroupedSampler, collate_samples, make_data_loader, seed_worker
 from trainers.synth import SynthOptions, generate_dataset
 
 
@@ -40,10 +41,8 @@ def sample_nbytes(sample: dict) -> int:
     return total
 
 
-def time_one_pass(dataset: GroundingDataset, sampler, batch_size: int, workers: int) -> tuple[float, int, int]:
+def time_one_pass(loader: DataLoader) -> tuple[float, int, int]:
     """(seconds, samples, bytes) of one pass, worker start-up included."""
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                        collate_fn=collate_samples, worker_init_fn=seed_worker)
     start = time.perf_counter()
     count = nbytes = 0
     for batch in loader:
@@ -90,10 +89,11 @@ def main() -> None:
         rows = []
         for workers in args.workers:
             generator = torch.Generator().manual_seed(0)
-            naive_time, count, nbytes = time_one_pass(naive, RandomSampler(naive, generator=generator),
-                                                      args.batch_size, workers)
+            naive_time, count, nbytes = time_one_pass(DataLoader(
+                naive, batch_size=args.batch_size, sampler=RandomSampler(naive, generator=generator),
+                num_workers=workers, collate_fn=collate_samples, worker_init_fn=seed_worker))
             fresh = GroundingDataset.from_config(config, "train", cache_videos=8)
-            ours_time, count_ours, _ = time_one_pass(fresh, VideoGroupedSampler(fresh, seed=0), args.batch_size, workers)
+            ours_time, count_ours, _ = time_one_pass(make_data_loader(fresh, args.batch_size, workers, training=False))
             assert count == count_ours
             rows.append((workers, count / naive_time, nbytes / naive_time / 1e6,
                          count / ours_time, nbytes / ours_time / 1e6, naive_time / ours_time))

@@ -17,7 +17,13 @@ from trainers.data.captions import CaptionSource, shot_cut_frames, shots_from_cu
 from trainers.data.codecs import decode_detections
 from trainers.data.config import load_dataset_config
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import VideoGroupedSampler, collate_samples, make_data_loader
+from trainers.data.loader import (
+    VideoGroupedBatchSampler,
+    VideoGroupedSampler,
+    collate_samples,
+    make_data_loader,
+    set_loader_epoch,
+)
 from trainers.data.sources import FeatureSources
 from trainers.data.stores import TextFeatureStore, write_text_store, write_video_store
 from trainers.synth import SynthOptions, generate_dataset
@@ -57,6 +63,20 @@ def test_sample_matches_the_model_contract(train, config):
     assert len(sample["object_feats"]) == steps
     assert all(o.dtype == torch.float32 and o.ndim == 2 and o.shape[1] == 32 for o in sample["object_feats"])
     assert len(sample["video_query_feats"]) == len(sample["video_segments"]) == len(train.video_queries[sample["video_id"]])
+
+
+def test_sample_has_the_reference_fixture_format(train, shared_fixtures):
+    reference = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)["inputs"][0]
+    sample = train[0]
+    assert set(reference) <= set(sample) and set(sample) - set(reference) == {"query"}
+    for key, expected in reference.items():
+        got = sample[key]
+        assert type(got) is type(expected), key
+        if isinstance(expected, torch.Tensor):
+            assert got.dtype == expected.dtype and got.ndim == expected.ndim, key
+        elif isinstance(expected, list):
+            assert got[0].dtype == expected[0].dtype and got[0].ndim == expected[0].ndim, key
+    assert sample["shots"][1, -1] == train.config.max_seq_len
 
 
 def test_segments_are_seconds_times_fps_over_stride(train, config):
@@ -118,34 +138,67 @@ def test_cache_and_video_grouping_do_not_change_samples(config, train):
     assert len(train._cache) > 0 and len(naive._cache) == 0
 
 
-def test_two_workers_give_the_same_batches_as_zero(train):
-    plain = [s for batch in make_data_loader(train, 3, 0, training=False) for s in batch]
-    forked = [s for batch in make_data_loader(train, 3, 2, training=False) for s in batch]
+def test_two_workers_give_the_same_samples_as_zero(train):
+    plain = {s["query_id"]: s for batch in make_data_loader(train, 3, 0, training=False) for s in batch}
+    forked = {s["query_id"]: s for batch in make_data_loader(train, 3, 2, training=False) for s in batch}
     assert len(plain) == len(forked) == len(train)
-    for a, b in zip(plain, forked):
-        _assert_same_sample(a, b)
+    for query_id, sample in plain.items():
+        _assert_same_sample(sample, forked[query_id])
 
 
-def test_works_with_distributed_sampler(train):
-    loader = DataLoader(train, batch_size=2, sampler=DistributedSampler(train, num_replicas=2, rank=1, shuffle=True),
-                        collate_fn=collate_samples)
-    batch = next(iter(loader))
-    assert isinstance(batch, list) and len(batch) == 2 and "feats" in batch[0]
+class _WorkerTagged(torch.utils.data.Dataset):
+    """Returns (worker id, video id) of each item, to see which worker decoded which video."""
+
+    def __init__(self, dataset: GroundingDataset) -> None:
+        self.video_queries = dataset.video_queries
+        self.video_of = [r.video_id for r in dataset.records]
+
+    def __len__(self) -> int:
+        return len(self.video_of)
+
+    def __getitem__(self, index: int) -> tuple[int, str]:
+        return torch.utils.data.get_worker_info().id, self.video_of[index]
 
 
-def test_grouped_sampler_keeps_videos_together_and_splits_between_replicas(train):
-    sampler = VideoGroupedSampler(train, shuffle=True, seed=1)
-    order = list(sampler)
-    assert sorted(order) == list(range(len(train)))
-    videos = [train.records[i].video_id for i in order]
-    changes = sum(a != b for a, b in zip(videos, videos[1:]))
-    assert changes == len(train.video_queries) - 1
-    sampler.set_epoch(1)
-    assert list(sampler) != order and sorted(sampler) == sorted(order)
-    parts = [list(VideoGroupedSampler(train, seed=1, num_replicas=3, rank=r)) for r in range(3)]
-    assert len({len(p) for p in parts}) == 1
-    assert set().union(*map(set, parts)) == set(range(len(train)))
-    assert sum(map(len, parts)) - len(train) < 3
+def test_batches_hold_distinct_videos_and_each_worker_sees_whole_videos(train):
+    tagged = _WorkerTagged(train)
+    sampler = VideoGroupedBatchSampler(VideoGroupedSampler(tagged, seed=4), batch_size=3, num_workers=2)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) and sorted(i for b in batches for i in b) == list(range(len(train)))
+    repeated = [b for b in batches if len({tagged.video_of[i] for i in b}) < len(b)]
+    assert len(repeated) <= 6  # only at the end of each stream, when fewer videos than lanes remain
+    loader = DataLoader(tagged, batch_sampler=sampler, num_workers=2, collate_fn=collate_samples)
+    workers_per_video: dict[str, set[int]] = {}
+    for worker, video in (item for batch in loader for item in batch):
+        workers_per_video.setdefault(video, set()).add(worker)
+    assert sum(len(w) > 1 for w in workers_per_video.values()) <= 1  # only the video cut between the streams
+    assert {w for ws in workers_per_video.values() for w in ws} == {0, 1}
+
+
+def test_batch_sampler_drop_last_epochs_and_replicas(train):
+    sampler = VideoGroupedBatchSampler(VideoGroupedSampler(train, seed=0), batch_size=4, num_workers=2, drop_last=True)
+    batches = list(sampler)
+    assert all(len(b) == 4 for b in batches) and len(batches) == len(sampler)
+    assert len({i for b in batches for i in b}) == 4 * len(batches) >= len(train) - 8
+    sampler.set_epoch(3)
+    assert list(sampler) != batches
+    counts = {len(list(VideoGroupedBatchSampler(VideoGroupedSampler(train, seed=0, num_replicas=3, rank=r), 2, 2)))
+              for r in range(3)}
+    assert len(counts) == 1
+
+
+def test_epoch_reaches_persistent_workers(config):
+    jittered = GroundingDataset.from_config(dataclasses.replace(config, enable_temporal_jittering=True), "train")
+    loader = make_data_loader(jittered, batch_size=2, num_workers=2, training=True)
+    by_epoch = []
+    for epoch in (0, 1):
+        set_loader_epoch(loader, epoch)
+        by_epoch.append({s["query_id"]: s["segments"] for batch in loader for s in batch})
+    jittered.set_epoch(1)
+    index = next(i for i, r in enumerate(jittered.records) if r.query_id in by_epoch[1])
+    assert torch.equal(by_epoch[1][jittered.records[index].query_id], jittered[index]["segments"])
+    shared = set(by_epoch[0]) & set(by_epoch[1])
+    assert any(not torch.equal(by_epoch[0][q], by_epoch[1][q]) for q in shared)
 
 
 def test_unannotated_split_has_no_ground_truth(config, synth):
@@ -212,6 +265,15 @@ def test_label_class_outside_the_table_is_reported(config, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     with pytest.raises(UserError, match=r"bad.jsonl: line 3 query .* class_id 5000, outside the class-name table's 1203 rows"):
+        GroundingDataset.from_config(config.with_paths(train_jsonl_file=path), "train")
+
+
+def test_malformed_label_entry_is_reported(config, tmp_path):
+    rows = _rows(config.train_jsonl_file)
+    rows[1]["label"] = [{"class_name": "cup"}]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(UserError, match=r"bad.jsonl: line 2 query .*label entry 0 has no integer 'class_id'"):
         GroundingDataset.from_config(config.with_paths(train_jsonl_file=path), "train")
 
 

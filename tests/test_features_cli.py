@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from osgnet_bench.cli import main
+from osgnet_bench.files import write_jsonl
 from trainers.data.captions import write_captions
 from trainers.data.codecs import encode_npz
 from trainers.data.lmdb_store import write_lmdb
 from trainers.data.stores import save_class_table, write_object_store, write_text_store, write_video_store
-from osgnet_bench.files import write_jsonl
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:

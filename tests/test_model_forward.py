@@ -124,6 +124,19 @@ def test_batching_does_not_change_a_sample(samples):
         torch.testing.assert_close(a[0, :valid], b[0, :valid], atol=1e-4, rtol=1e-4)
 
 
+def test_videos_longer_than_max_seq_len_interpolate_the_position_table(samples):
+    """GoalStep validation videos exceed max_seq_len; the reference interpolated its position
+    table at inference (and would crash in training, which we also allow)."""
+    document = tiny_config_document(video_dim=VIDEO_DIM, text_dim=TEXT_DIM, object_dim=OBJECT_DIM,
+                                    max_seq_len=256)
+    model = OSGNet(parse_model_config(document, "short"))
+    assert model.pos_embd.shape[-1] == 256
+    model.eval()
+    predictions = model(samples[1:])
+    assert predictions[0]["segments"].shape == (5, 2)
+    model.train()
+    assert torch.isfinite(model(samples[1:])["final_loss"])
+
 def test_half_clip_offset_quirk_shifts_times(samples):
     shifted, plain = build().eval(), build(half_clip_time_offset=False).eval()
     with torch.no_grad():

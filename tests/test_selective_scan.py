@@ -144,6 +144,22 @@ def test_default_chunking_matches_single_chunk():
     torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
 
 
+def test_channels_last_views_give_the_same_result():
+    """Inputs that are transposed views of [batch, L, channels] tensors (as a Linear makes them)."""
+    inputs = random_inputs(2, 6, 4, 13, torch.float64, seed=6)
+    views = {name: (t.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+                    if t.dim() == 3 else t) for name, t in inputs.items()}
+    assert views["u"].stride(1) == 1
+    grad_y = torch.randn(2, 6, 13, dtype=torch.float64)
+    options = dict.fromkeys(("D", "z", "delta_bias", "softplus"), True)
+    y_views, grads_views = outputs_and_grads(torch_selective_scan, views, options, grad_y,
+                                             chunk_size=4)
+    y, grads = outputs_and_grads(torch_selective_scan, inputs, options, grad_y, chunk_size=4)
+    torch.testing.assert_close(y_views, y, rtol=1e-12, atol=1e-12)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_views[name], grad, rtol=1e-12, atol=1e-12)
+
+
 def test_bfloat16_inputs_are_computed_in_float32():
     inputs = random_inputs(1, 4, 4, 20, torch.float32, seed=4)
     low = [inputs[name].detach().bfloat16() for name in NAMES]

@@ -86,6 +86,8 @@ class TrainerSettings:
     ``save_every``: also checkpoint every this many iterations (0: only at epoch ends).
     ``log_every``: iterations between loss records in the log and TensorBoard.
     ``eval_batch_size``: queries per inference batch (0: ``loader.batch_size``).
+    ``cpu_threads``: intra-op threads per process on CPU (0: torch's default). Small models run
+    fastest with 1: splitting tiny tensors across threads costs more than it saves.
     """
 
     device: str = "auto"
@@ -95,6 +97,7 @@ class TrainerSettings:
     save_every: int = 0
     log_every: int = 10
     eval_batch_size: int = 0
+    cpu_threads: int = 0
     init_timeout_s: float = 1800.0
 
 

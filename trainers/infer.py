@@ -30,7 +30,7 @@ from trainers.data.dataset import GroundingDataset
 from trainers.data.sources import FeatureSources
 from trainers.model.checkpoint import load_checkpoint_into
 from trainers.model.osgnet import OSGNet
-from trainers.train.distributed import DistContext, gather_objects, init_distributed, shutdown
+from trainers.train.distributed import DistContext, gather_objects, init_distributed, set_cpu_threads, shutdown
 from trainers.train.failure import report_failure
 
 SPLITS = ("val", "test")
@@ -102,6 +102,7 @@ def run_inference(config: RunConfig, checkpoint: str | os.PathLike, split: str, 
                   jsonl: str | os.PathLike | None, ctx: DistContext, progress: bool = True) -> list[Prediction]:
     """Load ``checkpoint`` (ours or official) into a fresh model, predict ``split`` and write ``out``
     (rank 0). Returns the predictions on every rank."""
+    set_cpu_threads(config.trainer.cpu_threads)
     records, source = split_records(config.dataset, split, jsonl)
     dataset = open_inference_dataset(config.dataset, records, source)
     model = OSGNet(config.model)

@@ -23,6 +23,7 @@ consumers must treat samples as read-only: copy before modifying in place.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,13 +82,13 @@ class GroundingDataset(Dataset):
         self.training = training
         self.cache_videos = cache_videos
         self.seed = seed
-        self.epoch = 0
+        self._epoch = multiprocessing.RawValue("q", 0)  # shared with forked DataLoader workers
         self.video_queries: dict[str, list[int]] = {}
         for index, record in enumerate(self.records):
             self.video_queries.setdefault(record.video_id, []).append(index)
-        self._label_choices = [label_class_choices(r.labels) for r in self.records]
+        self._label_choices = [_label_choices(r, source) for r in self.records]
         self._cache: OrderedDict[str, DecodedVideo] = OrderedDict()
-        check_sources(sources, self.records, config, source)
+        check_sources(sources, self.records, self._label_choices, config, source)
 
     @classmethod
     def from_config(cls, config: DatasetConfig, split: str, training: bool | None = None, **kwargs) -> GroundingDataset:
@@ -100,9 +101,14 @@ class GroundingDataset(Dataset):
         return cls(records, config, sources, training=split == "train" if training is None else training,
                    source=str(path), **kwargs)
 
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.value)
+
     def set_epoch(self, epoch: int) -> None:
-        """Change the random draws (jitter, query subsets) for a new epoch."""
-        self.epoch = epoch
+        """Change the random draws (jitter, query subsets) for a new epoch, in this process and in
+        DataLoader workers forked from it (persistent ones included)."""
+        self._epoch.value = epoch
 
     def __len__(self) -> int:
         return len(self.records)
@@ -207,3 +213,11 @@ class GroundingDataset(Dataset):
         state = dict(self.__dict__)
         state["_cache"] = OrderedDict()
         return state
+
+
+def _label_choices(record: QueryRecord, source: str) -> tuple[tuple[int, ...], ...]:
+    try:
+        return label_class_choices(record.labels)
+    except ValueError as exc:
+        line = f" line {record.line}" if record.line else ""
+        raise UserError(f"{source}:{line} query {record.query_id!r}: {exc}.") from None

@@ -17,7 +17,6 @@ from trainers.data.codecs import DecodeError, decode_detections, npz_member_head
 from trainers.data.lmdb_store import LmdbReader
 from trainers.data.stores import TEXT_ARRAYS, VIDEO_ARRAYS, load_class_table
 
-KINDS = ("video", "text", "objects", "classnames", "captions")
 SAMPLE_KEYS = 5
 
 

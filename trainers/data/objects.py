@@ -17,13 +17,18 @@ from trainers.data.stores import StepDetections
 
 
 def label_class_choices(labels: Sequence[dict] | None) -> tuple[tuple[int, ...], ...]:
-    """One tuple of candidate class ids per label entry (an int ``class_id`` is a 1-tuple)."""
+    """One tuple of candidate class ids per label entry (an int ``class_id`` is a 1-tuple).
+
+    Raises ``ValueError`` for an entry without an integer (or list of integers) ``class_id``.
+    """
     choices = []
-    for entry in labels or ():
-        class_id = entry["class_id"]
-        ids = tuple(int(c) for c in class_id) if isinstance(class_id, (list, tuple)) else (int(class_id),)
-        if ids:
-            choices.append(ids)
+    for position, entry in enumerate(labels or ()):
+        class_id = entry.get("class_id") if isinstance(entry, dict) else None
+        candidates = class_id if isinstance(class_id, (list, tuple)) else [class_id]
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in candidates):
+            raise ValueError(f"label entry {position} has no integer 'class_id' (got {class_id!r})")
+        if candidates:
+            choices.append(tuple(candidates))
     return tuple(choices)
 
 

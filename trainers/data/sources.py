@@ -15,7 +15,6 @@ from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
 from trainers.data.captions import CaptionSource
 from trainers.data.config import DatasetConfig
-from trainers.data.objects import label_class_choices
 from trainers.data.stores import ObjectStore, TextFeatureStore, VideoFeatureStore, load_class_table
 
 
@@ -46,9 +45,16 @@ class FeatureSources:
         )
 
 
-def check_sources(sources: FeatureSources, records: Sequence[QueryRecord], config: DatasetConfig, source: str) -> None:
+def check_sources(
+    sources: FeatureSources,
+    records: Sequence[QueryRecord],
+    label_choices: Sequence[tuple[tuple[int, ...], ...]],
+    config: DatasetConfig,
+    source: str,
+) -> None:
     """Raise one ``UserError`` listing every store that lacks keys, then check feature widths
-    and label class ids. ``source`` names the annotation file."""
+    and the records' label class ids (``label_choices``, one per record). ``source`` names the
+    annotation file."""
     video_ids = list(dict.fromkeys(r.video_id for r in records))
     problems = [
         _missing_message("video-feature", sources.videos.path, "video_id", sources.videos.missing(video_ids)),
@@ -68,7 +74,7 @@ def check_sources(sources: FeatureSources, records: Sequence[QueryRecord], confi
     _check_width("text-feature", sources.texts.path, records[0].query_id,
                  sources.texts.read(records[0].query_id).shape[1], "input_txt_dim", config.input_txt_dim)
     if sources.class_table is not None:
-        _check_label_ids(records, int(sources.class_table.shape[0]), source)
+        _check_label_ids(records, label_choices, int(sources.class_table.shape[0]), source)
 
 
 def _missing_message(store: str, path: Path, key_name: str, missing: list[str]) -> str:
@@ -86,9 +92,10 @@ def _check_width(store: str, path: Path, key: str, found: int, config_key: str, 
         )
 
 
-def _check_label_ids(records: Sequence[QueryRecord], num_classes: int, source: str) -> None:
-    for record in records:
-        for choices in label_class_choices(record.labels):
+def _check_label_ids(records: Sequence[QueryRecord], label_choices: Sequence[tuple[tuple[int, ...], ...]],
+                     num_classes: int, source: str) -> None:
+    for record, record_choices in zip(records, label_choices):
+        for choices in record_choices:
             bad = [c for c in choices if not 0 <= c < num_classes]
             if bad:
                 line = f" line {record.line}" if record.line else ""

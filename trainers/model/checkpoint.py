@@ -22,9 +22,9 @@ from torch import nn
 
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import atomic_writer
+from trainers.train.state import STATE_FORMAT as TRAIN_STATE_FORMAT
 
 MODEL_FORMAT = "osgnet-bench/model"
-TRAIN_STATE_FORMAT = "osgnet-bench/train-state"
 DDP_PREFIX = "module."
 MAX_LISTED = 20
 

@@ -24,6 +24,8 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 # elements of one [chunk, batch, d_inner, d_state] work buffer (4 MiB in float32)
 CHUNK_ELEMENTS = 1 << 20
+# dtypes the mamba-ssm kernel takes; others (float64) always use our backend
+KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def selective_scan(
@@ -37,12 +39,13 @@ def selective_scan(
     delta_bias: torch.Tensor | None = None,
     delta_softplus: bool = False,
 ) -> torch.Tensor:
-    """Run the selective scan; the CUDA kernel when mamba-ssm is installed and u is on CUDA.
+    """Run the selective scan; the CUDA kernel when mamba-ssm is installed and u is a CUDA
+    tensor of a dtype the kernel supports (float32, float16, bfloat16), else our backend.
 
     u, delta, z: [batch, d_inner, L]; A: [d_inner, d_state]; B, C: [batch, d_state, L];
     D, delta_bias: [d_inner]. Returns y: [batch, d_inner, L] in u's dtype.
     """
-    kernel = _cuda_kernel() if u.is_cuda else None
+    kernel = _cuda_kernel() if u.is_cuda and u.dtype in KERNEL_DTYPES else None
     if kernel is not None:
         return kernel(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     return torch_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
@@ -94,8 +97,7 @@ def torch_selective_scan(
         delta = F.softplus(delta)
     u_c = u.to(compute_dtype)
     y = _StepwiseScan.apply(
-        u_c.contiguous(), delta.contiguous(), A.to(compute_dtype).contiguous(),
-        B.to(compute_dtype).contiguous(), C.to(compute_dtype).contiguous(), chunk_size,
+        u_c, delta, A.to(compute_dtype), B.to(compute_dtype), C.to(compute_dtype), chunk_size
     )
     if D is not None:
         y = y + D.to(compute_dtype)[:, None] * u_c
@@ -123,11 +125,11 @@ def _check_shapes(
 class _StepwiseScan(torch.autograd.Function):
     """y_t = ⟨C_t, h_t⟩ with h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t u_t, and its exact backward.
 
-    Inputs and outputs are contiguous and channels-first: u, delta, y: [b, d, L]; B, C: [b, n, L];
-    A: [d, n]. The work is time-major: each chunk's steps are read as [T, b, ·] views and the
-    recurrence runs in [T, b, d, n] buffers, so one step is one contiguous [b, d, n] block. The
-    forward keeps only the state at the start of each chunk; the backward recomputes a chunk's
-    states from it and runs the adjoint λ_t = dloss/dh_t backwards in time:
+    Inputs and outputs are channels-first: u, delta, y: [b, d, L]; B, C: [b, n, L]; A: [d, n].
+    The work is time-major: the sequences are transposed once to [L, b, ·] and the recurrence
+    runs over chunks of T steps in [T, b, d, n] buffers, so one step is one contiguous [b, d, n]
+    block. The forward keeps only the state at the start of each chunk; the backward recomputes
+    a chunk's states from it and runs the adjoint λ_t = dloss/dh_t backwards in time:
     λ_t = g_t C_t + exp(Δ_{t+1} A) ⊙ λ_{t+1}, with g_t = dloss/dy_t.
     """
 
@@ -145,37 +147,37 @@ class _StepwiseScan(torch.autograd.Function):
 
         Returns y: [b, d, L].
         """
-        batch, d_inner, length = u.shape
+        u, delta, B, C = (_to_time_major(x) for x in (u, delta, B, C))
+        length, batch, d_inner = u.shape
         decay = u.new_empty(min(chunk_size, length), batch, d_inner, A.shape[1])
         states = torch.empty_like(decay)
-        y_chunk = u.new_empty(decay.shape[:3] + (1,))
         y = torch.empty_like(u)
         chunks = _chunks(length, chunk_size)
         checkpoints = u.new_zeros(len(chunks), batch, d_inner, A.shape[1])
         for index, steps in enumerate(chunks):
             span = steps.stop - steps.start
-            _run_chunk(_steps(u, steps), _steps(delta, steps), A, _steps(B, steps),
-                       checkpoints[index], decay[:span], states[:span])
-            torch.matmul(states[:span], _steps(C, steps)[..., None], out=y_chunk[:span])
-            _steps(y, steps).copy_(y_chunk[:span, ..., 0])
+            _run_chunk(u[steps], delta[steps], A, B[steps], checkpoints[index],
+                       decay[:span], states[:span])
+            torch.matmul(states[:span], C[steps, :, :, None], out=y[steps, :, :, None])
             if index + 1 < len(chunks):
                 checkpoints[index + 1] = states[span - 1]
         ctx.chunk_size = chunk_size
         ctx.save_for_backward(u, delta, A, B, C, checkpoints)
-        return y
+        return _to_channels_first(y)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """grad_y: [b, d, L] -> gradients of u, delta, A, B, C (shapes of the inputs)."""
         u, delta, A, B, C, checkpoints = ctx.saved_tensors
-        batch, d_inner, length = u.shape
+        grad_y = _to_time_major(grad_y)
+        length, batch, d_inner = u.shape
         grad_u, grad_delta = torch.empty_like(u), torch.empty_like(delta)
         grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
         grad_A = torch.zeros_like(A)
         decay = u.new_empty(min(ctx.chunk_size, length), batch, d_inner, A.shape[1])
         states, adjoint, through_decay = (torch.empty_like(decay) for _ in range(3))
-        per_state = u.new_empty(decay.shape[0], batch, 1, A.shape[1])  # [T, b, 1, n]
+        decay_rows, adjoint_rows = decay.unbind(0), adjoint.unbind(0)
         # exp(Δ A) ⊙ λ at the first step of the chunk after the current one
         carried = torch.zeros_like(checkpoints[0])
         chunks = _chunks(length, ctx.chunk_size)
@@ -184,16 +186,14 @@ class _StepwiseScan(torch.autograd.Function):
             span = steps.stop - steps.start
             decay_c, states_c = decay[:span], states[:span]
             adjoint_c, through_decay_c = adjoint[:span], through_decay[:span]
-            u_c, delta_c, B_c = _steps(u, steps), _steps(delta, steps), _steps(B, steps)
-            g_c = _steps(grad_y, steps)
+            u_c, delta_c, B_c, g_c = u[steps], delta[steps], B[steps], grad_y[steps]
             _run_chunk(u_c, delta_c, A, B_c, checkpoints[index], decay_c, states_c)
-            torch.matmul(g_c[:, :, None, :], states_c, out=per_state[:span])
-            _steps(grad_C, steps).copy_(per_state[:span, :, 0])
+            torch.matmul(g_c[:, :, None, :], states_c, out=grad_C[steps, :, None, :])
 
-            torch.mul(g_c[..., None], _steps(C, steps)[:, :, None, :], out=adjoint_c)
+            torch.mul(g_c[..., None], C[steps, :, None, :], out=adjoint_c)
             adjoint_c[-1] += carried
             for step in range(span - 2, -1, -1):
-                adjoint_c[step].addcmul_(decay_c[step + 1], adjoint_c[step + 1])
+                adjoint_rows[step].addcmul_(decay_rows[step + 1], adjoint_rows[step + 1])
             torch.mul(decay_c[0], adjoint_c[0], out=carried)
 
             # λ_t ⊙ exp(Δ_t A) ⊙ h_{t-1}: what reaches Δ_t and A through the decay
@@ -201,18 +201,32 @@ class _StepwiseScan(torch.autograd.Function):
             torch.mul(decay_c[1:], states_c[:-1], out=through_decay_c[1:])
             through_decay_c.mul_(adjoint_c)
             adjoint_B = torch.matmul(adjoint_c, B_c[..., None])[..., 0]  # [T, b, d]
-            torch.mul(delta_c, adjoint_B, out=_steps(grad_u, steps))
+            torch.mul(delta_c, adjoint_B, out=grad_u[steps])
             decay_term = torch.mul(through_decay_c, A, out=decay_c).sum(-1)
-            torch.addcmul(decay_term, u_c, adjoint_B, out=_steps(grad_delta, steps))
+            torch.addcmul(decay_term, u_c, adjoint_B, out=grad_delta[steps])
             grad_A += through_decay_c.mul_(delta_c[..., None]).sum((0, 1))
-            torch.matmul((delta_c * u_c)[:, :, None, :], adjoint_c, out=per_state[:span])
-            _steps(grad_B, steps).copy_(per_state[:span, :, 0])
+            torch.matmul((delta_c * u_c)[:, :, None, :], adjoint_c, out=grad_B[steps, :, None, :])
+        grad_u, grad_delta, grad_B, grad_C = (
+            _to_channels_first(x) for x in (grad_u, grad_delta, grad_B, grad_C))
         return grad_u, grad_delta, grad_A, grad_B, grad_C, None
 
 
-def _steps(x: torch.Tensor, steps: slice) -> torch.Tensor:
-    """Time-major view of some steps: [b, c, L] -> [T, b, c] (no copy)."""
-    return x[..., steps].permute(2, 0, 1)
+def _to_time_major(x: torch.Tensor) -> torch.Tensor:
+    """[b, c, L] -> contiguous [L, b, c].
+
+    A view of a [b, L, c] tensor (channels innermost) is copied row by row; otherwise the copy
+    is one 2-D transpose, which PyTorch does blockwise (much faster than a 3-D permute).
+    """
+    batch, channels, length = x.shape
+    if x.stride(1) == 1 and channels > 1:
+        return x.permute(2, 0, 1).contiguous()
+    return x.reshape(batch * channels, length).t().contiguous().view(length, batch, channels)
+
+
+def _to_channels_first(x: torch.Tensor) -> torch.Tensor:
+    """[L, b, c] -> contiguous [b, c, L], the inverse of ``_to_time_major``."""
+    length, batch, channels = x.shape
+    return x.reshape(length, batch * channels).t().contiguous().view(batch, channels, length)
 
 
 def _chunks(length: int, chunk_size: int) -> list[slice]:
@@ -236,6 +250,7 @@ def _run_chunk(
     """
     torch.mul(delta[..., None], A, out=decay).exp_()
     torch.mul((delta * u)[..., None], B[:, :, None, :], out=states)
-    states[0].addcmul_(decay[0], initial)
-    for step in range(1, states.shape[0]):
-        states[step].addcmul_(decay[step], states[step - 1])
+    state_rows, decay_rows = states.unbind(0), decay.unbind(0)
+    state_rows[0].addcmul_(decay_rows[0], initial)
+    for step in range(1, len(state_rows)):
+        state_rows[step].addcmul_(decay_rows[step], state_rows[step - 1])

@@ -32,17 +32,29 @@ def template_words() -> list[str]:
 
 
 def query_sentence(profile: TrackProfile, event: Event, substep: bool, rng: np.random.Generator) -> tuple[str, str | None]:
-    """(sentence, NLQ template or None) describing ``event``."""
+    """(sentence, NLQ template or None) describing ``event`` in the style of ``profile``'s track."""
+    return _SENTENCES[profile.name](event, substep, rng)
+
+
+def _nlq_sentence(event: Event, substep: bool, rng: np.random.Generator) -> tuple[str, str | None]:
+    template, pattern = NLQ_TEMPLATES[int(rng.integers(len(NLQ_TEMPLATES)))]
+    return pattern.format(verb=event.verb, noun=event.noun), template
+
+
+def _goalstep_sentence(event: Event, substep: bool, rng: np.random.Generator) -> tuple[str, str | None]:
+    return _fill(GOALSTEP_PATTERNS[1 if substep else 0], event), None
+
+
+def _tacos_sentence(event: Event, substep: bool, rng: np.random.Generator) -> tuple[str, str | None]:
+    return _fill(TACOS_PATTERNS[int(rng.integers(len(TACOS_PATTERNS)))], event), None
+
+
+def _fill(pattern: str, event: Event) -> str:
     on = f" on the {event.surface}" if event.surface else ""
-    if profile.name == "nlq":
-        template, pattern = NLQ_TEMPLATES[int(rng.integers(len(NLQ_TEMPLATES)))]
-        return pattern.format(verb=event.verb, noun=event.noun), template
-    if profile.name == "goalstep":
-        pattern = GOALSTEP_PATTERNS[1 if substep else 0]
-    else:
-        pattern = TACOS_PATTERNS[int(rng.integers(len(TACOS_PATTERNS)))]
-    text = pattern.format(Verb=event.verb.capitalize(), verb=event.verb, noun=event.noun, on=on)
-    return text, None
+    return pattern.format(Verb=event.verb.capitalize(), verb=event.verb, noun=event.noun, on=on)
+
+
+_SENTENCES = {"nlq": _nlq_sentence, "goalstep": _goalstep_sentence, "tacos": _tacos_sentence}
 
 
 def query_labels(profile: TrackProfile, event: Event, text: str, vocab: Vocabulary, rng: np.random.Generator) -> list[dict]:

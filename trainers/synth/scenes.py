@@ -52,7 +52,7 @@ def plan_video(profile: TrackProfile, steps: int, mean_queries: float, rng: np.r
     num_steps = profile.draw_num_steps(steps, rng)
     duration = (num_steps - rng.uniform(0.0, 0.9)) * 16.0 / profile.fps
     surfaces = tuple(rng.choice(SURFACES, size=2, replace=False))
-    if profile.name == "goalstep":
+    if profile.has_substeps:
         num_top = max(1, int(round(mean_queries / 2)))
     else:
         num_top = profile.draw_num_queries(mean_queries, rng)
@@ -65,7 +65,7 @@ def plan_video(profile: TrackProfile, steps: int, mean_queries: float, rng: np.r
         surface = str(rng.choice(surfaces)) if rng.random() < profile.surface_prob else None
         events.append(Event(verb, noun, round(start, 4), round(start + length, 4), surface, queried))
     events.sort(key=lambda e: e.start)
-    if profile.name == "goalstep":
+    if profile.has_substeps:
         for event in events:
             if event.queried:
                 event.substeps = _substeps(event, rng)

@@ -61,6 +61,12 @@ def init_distributed(device: str = "auto", timeout_s: float = 1800.0) -> DistCon
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
+def set_cpu_threads(threads: int) -> None:
+    """Use ``threads`` intra-op threads in this process (0 keeps torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
     """Every rank's ``obj``, in rank order (a one-element list when running alone)."""
     if not ctx.distributed:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from osgnet_bench.annotations.load import load_annotations
 from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
+from osgnet_bench.files import looks_like_jsonl
 from osgnet_bench.metrics import evaluate
 from osgnet_bench.predictions import Prediction
 from osgnet_bench.tracks import GOALSTEP, NLQ_V1, NLQ_V2, TACOS, Track, get_track
@@ -40,8 +41,16 @@ def resolve_track(name: str | None, records: Sequence[QueryRecord]) -> Track:
 
 
 def ground_truth_path(config: DatasetConfig) -> str:
-    """The file the metrics read: ``json_file`` (raw official JSON or jsonl), else the val jsonl."""
-    path = config.json_file or config.val_jsonl_file
+    """The file the validation metrics read.
+
+    ``json_file`` when it is an official raw JSON (the NLQ v2 configs score against
+    ``nlq_val.json``); otherwise the validation jsonl itself, whose ``timestamps`` are the ground
+    truth (in every official jsonl-track config ``json_file`` names that same file).
+    """
+    raw = config.json_file
+    if raw is not None and raw.is_file() and not looks_like_jsonl(raw):
+        return str(raw)
+    path = config.val_jsonl_file or raw
     if path is None:
         raise UserError("the dataset config names no ground truth (dataset.json_file or dataset.val_jsonl_file).")
     return str(path)

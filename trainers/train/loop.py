@@ -33,7 +33,14 @@ from trainers.data.loader import VideoGroupedSampler, collate_samples, seed_work
 from trainers.infer import open_inference_dataset, predict, split_records
 from trainers.model.checkpoint import check_state_dict, load_checkpoint_into
 from trainers.model.osgnet import OSGNet
-from trainers.train.distributed import DistContext, all_reduce_mean, barrier, gather_objects, restart_count
+from trainers.train.distributed import (
+    DistContext,
+    all_reduce_mean,
+    barrier,
+    gather_objects,
+    restart_count,
+    set_cpu_threads,
+)
 from trainers.train.ema import ModelEma
 from trainers.train.evaluation import load_ground_truth, resolve_track, score
 from trainers.train.failure import NonFiniteLossError
@@ -106,6 +113,7 @@ class Trainer:
         self.ctx = ctx
         self.run_dir = Path(request.run_dir)
         configure_determinism(config.trainer.deterministic)
+        set_cpu_threads(config.trainer.cpu_threads)
         seed_everything(config.seed + ctx.rank)
         self.train_set = GroundingDataset.from_config(config.dataset, "train", seed=config.seed)
         val_records, val_source = split_records(config.dataset, "val")

@@ -1,0 +1,64 @@
+"""``osgnet-bench run``: the main job. Train, predict, evaluate and print the metrics table beside
+a random-guess baseline; with no config, a built-in demo on synthetic data that runs on CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from osgnet_bench.commands.train import launch_options
+from osgnet_bench.report import FORMATS, render_results
+
+TRACKS = ("nlq", "goalstep", "tacos")
+
+
+@click.command(name="run")
+@click.option("--track", type=click.Choice(TRACKS), required=True, help="Benchmark track.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="OSGNet YAML config; without it the built-in demo runs (synthetic data, small model).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Skip training and predict with these weights (ours or official).")
+@click.option("--split", type=click.Choice(["val", "test"]), default="val", show_default=True,
+              help="Evaluation split; test writes and validates the EvalAI submission.")
+@click.option("--jsonl", type=click.Path(dir_okay=False), default=None,
+              help="Annotation jsonl of the split (required for test with a config).")
+@click.option("--gt", type=click.Path(dir_okay=False), default=None,
+              help="Ground truth to score against (default: the config's validation ground truth).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: runs/demo-<track> or runs/<config name>).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@launch_options
+def command(track: str, config_path: str | None, overrides: tuple[str, ...], checkpoint: str | None, split: str,
+            jsonl: str | None, gt: str | None, out: Path | None, fmt: str, nproc_per_node: int, nnodes: str | None,
+            rdzv_endpoint: str | None, rdzv_id: str, max_restarts: int) -> None:
+    """Train (skipped with --checkpoint), infer on the evaluation split, evaluate with the exact
+    metrics and print them beside a random-guess baseline. Resumes an interrupted run in --out."""
+    from trainers.train.job import run_job
+    from trainers.train.launch import LaunchOptions
+
+    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
+    result = run_job(track, config_path, list(overrides), checkpoint, split, jsonl, gt, out, options,
+                     progress=fmt == "table")
+    if result.model is not None:
+        if fmt == "json":
+            click.echo(json.dumps({"model": result.model.to_json(), "random": result.random.to_json(),
+                                   "run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint),
+                                   "predictions": str(result.predictions)}, indent=2))
+        else:
+            click.echo(render_results([result.model, result.random], fmt, runs=["model", "random"]))
+            if fmt == "table":
+                click.echo(f"ranking metric: {result.track.rank_metric_name}; run directory: {result.run_dir}")
+        return
+    report = result.report
+    if fmt == "json":
+        click.echo(json.dumps({"submission": str(result.submission), "validation": report.to_dict(),
+                               "run_dir": str(result.run_dir), "predictions": str(result.predictions)}, indent=2))
+    else:
+        status = "valid" if report.is_valid else "INVALID"
+        click.echo(f"submission: {result.submission} ({status}: {len(report.errors)} errors, "
+                   f"{len(report.warnings)} warnings, {report.results} queries)")
+    if not report.is_valid:
+        raise click.exceptions.Exit(1)
