@@ -51,9 +51,8 @@ def synthetic_files(num_files: int, num_queries: int, num_windows: int, seed: in
         half = target_length[:, None] / 2 * rng.lognormal(0.0, 0.5, (num_queries, num_windows))
         windows = np.stack([np.maximum(centre - half, 0.0), centre + half], axis=2)
         scores = -np.sort(-rng.uniform(0.001, 1.0, (num_queries, num_windows)), axis=1)
-        files.append(
-            [Prediction(f"clip-{q // 4}", f"annotation-{q // 4}", q % 4, windows[q], scores[q]) for q in range(num_queries)]
-        )
+        keys = [(f"clip-{q // 4}", f"annotation-{q // 4}", q % 4) for q in range(num_queries)]
+        files.append([Prediction(*key, windows[q], scores[q]) for q, key in enumerate(keys)])
     return files
 
 
@@ -62,7 +61,8 @@ def oracle(files: list[list[Prediction]], config: EnsembleConfig) -> dict:
     per_query: dict = {}
     for model, predictions in enumerate(files):
         for prediction in predictions:
-            triples = [[s, e, c] for (s, e), c in zip(prediction.windows.tolist(), prediction.scores.tolist(), strict=True)]
+            pairs = zip(prediction.windows.tolist(), prediction.scores.tolist(), strict=True)
+            triples = [[start, end, score] for (start, end), score in pairs]
             per_query.setdefault(prediction.key, [[] for _ in files])[model] = triples[: config.windows_needed]
     return {key: ensemble_query(models, config) for key, models in per_query.items()}
 
@@ -99,26 +99,35 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}")
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"machine: {platform.machine()}, {python}, numpy {np.__version__}")
     print(f"{args.files} files x {args.queries} queries x {args.windows} windows")
     with tempfile.TemporaryDirectory() as workdir:
         paths = [str(Path(workdir) / f"model{i}.jsonl") for i in range(args.files)]
-        for path, predictions in zip(paths, synthetic_files(args.files, args.queries, args.windows, args.seed), strict=True):
+        synthetic = synthetic_files(args.files, args.queries, args.windows, args.seed)
+        for path, predictions in zip(paths, synthetic, strict=True):
             write_predictions(path, predictions)
         read_s, files = timed(lambda: [read_predictions(path) for path in paths])
         print(f"reading the files: {read_s:.2f} s")
-        print(f"{'method':>10} {'per-query s':>12} {'vectorised s':>13} {'speed-up':>9}  identical  {'submit wall s':>13} {'submit CPU s':>12} {'validate CPU s':>14}")
+        print(
+            f"{'method':>10} {'per-query s':>12} {'vectorised s':>13} {'speed-up':>9}  identical  "
+            f"{'submit wall s':>13} {'submit CPU s':>12} {'validate CPU s':>14}"
+        )
         for method in args.methods:
             config = EnsembleConfig(method=method)
             loop_s, expected = timed(oracle, files, config)
             vector_s = min(timed(vectorised, files, config)[0] for _ in range(3))
             identical = vectorised(files, config) == expected
             out = str(Path(workdir) / f"{method}.json")
-            wall, cpu = time_command(["submit", "--track", "nlq", "--method", method, "--out", out, *[a for p in paths for a in ("--pred", p)]])
+            pred_options = [option for path in paths for option in ("--pred", path)]
+            wall, cpu = time_command(["submit", "--track", "nlq", "--method", method, "--out", out, *pred_options])
             start = time.process_time()
             validate_submission_file(out, get_track("nlq"))
             validate_cpu = time.process_time() - start
-            print(f"{method:>10} {loop_s:>12.2f} {vector_s:>13.3f} {loop_s / vector_s:>8.1f}x  {str(identical):>9}  {wall:>13.2f} {cpu:>12.2f} {validate_cpu:>14.2f}")
+            print(
+                f"{method:>10} {loop_s:>12.2f} {vector_s:>13.3f} {loop_s / vector_s:>8.1f}x  {str(identical):>9}  "
+                f"{wall:>13.2f} {cpu:>12.2f} {validate_cpu:>14.2f}"
+            )
             if not identical:
                 raise SystemExit(f"{method}: the vectorised ensemble differs from the per-query oracle")
 

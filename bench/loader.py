@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--dir", type=Path, default=None, help="where to write the stores (a temporary folder by default)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where to write the stores (a temporary folder by default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = args.dir or Path(scratch)
@@ -100,7 +101,8 @@ def main() -> None:
         print(f"{'workers':>7} | {'naive samples/s':>15} {'naive MB/s':>10} | {'ours samples/s':>14} "
               f"{'ours MB/s':>9} | {'ratio':>5}")
         for workers, naive_rate, naive_mb, ours_rate, ours_mb, ratio in rows:
-            print(f"{workers:>7} | {naive_rate:>15.1f} {naive_mb:>10.1f} | {ours_rate:>14.1f} {ours_mb:>9.1f} | {ratio:>5.2f}x")
+            print(f"{workers:>7} | {naive_rate:>15.1f} {naive_mb:>10.1f} | {ours_rate:>14.1f} {ours_mb:>9.1f} "
+                  f"| {ratio:>5.2f}x")
 
 
 if __name__ == "__main__":

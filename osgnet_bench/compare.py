@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from osgnet_bench.annotations.records import QueryKey, QueryRecord
+from osgnet_bench.annotations.records import QueryKey, QueryRecord, Window
 from osgnet_bench.breakdown import NO_TEMPLATE, length_groups, length_labels, template_groups
 from osgnet_bench.errors import UserError
 from osgnet_bench.metrics import EvaluationResult, MetricSpec, Scores, evaluate, match_predictions, score_vectorised
@@ -96,13 +96,17 @@ def compare_runs(
     allowed = [*spec.recall_keys, MIOU_KEY, RANK_KEY]
     if breakdown_metric not in allowed:
         raise UserError(f"--breakdown-metric {breakdown_metric!r} is not computed; choose one of {', '.join(allowed)}.")
-    groupings = [("length", "Per ground-truth window length", length_groups(records, length_edges), length_labels(length_edges))]
+    lengths = length_groups(records, length_edges)
+    groupings = [("length", "Per ground-truth window length", lengths, length_labels(length_edges))]
     notes = []
     templates = template_groups(records)
     if templates is not None:
         groupings.insert(0, ("template", "Per query template", templates, _template_order(templates)))
     elif track.query_type == "nlq":
-        notes.append("no per-template breakdown: the ground-truth file carries no templates (use the raw NLQ JSON, e.g. nlq_val.json)")
+        notes.append(
+            "no per-template breakdown: the ground-truth file carries no templates "
+            "(use the raw NLQ JSON, e.g. nlq_val.json)"
+        )
     curve_spec = MetricSpec(CURVE_THRESHOLDS, CURVE_TOPK, spec.iou_rule)
     results, curves = [], []
     group_values: list[list[dict[str, float | None]]] = [[] for _ in groupings]
@@ -135,7 +139,7 @@ def metric_value(scores: Scores, key: str, track: Track) -> float:
 def _group_metric(
     keys: Sequence[QueryKey],
     pred_windows: Sequence[np.ndarray],
-    gt_windows: Sequence[np.ndarray],
+    gt_windows: Sequence[tuple[Window, ...]],
     groups: dict[QueryKey, str],
     labels: Sequence[str],
     spec: MetricSpec,

@@ -50,6 +50,7 @@ def cell(value: float | None, baseline: float | None, best: bool, is_baseline: b
 def comparison_json(comparison: Comparison) -> dict[str, Any]:
     """The ``--format json`` object."""
     base = comparison.baseline
+    baseline_metrics = comparison.results[base].metrics
     runs = []
     for index, result in enumerate(comparison.results):
         runs.append(
@@ -57,7 +58,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                 "run": comparison.names[index],
                 "path": comparison.paths[index],
                 "metrics": dict(result.metrics),
-                "delta": {key: result.metrics[key] - comparison.results[base].metrics[key] for key in comparison.metric_keys},
+                "delta": {key: result.metrics[key] - baseline_metrics[key] for key in comparison.metric_keys},
                 "best": [key for key in comparison.metric_keys if index in _best_of_metric(comparison, key)],
                 "evaluated": result.num_evaluated,
                 "missing": result.num_missing,
@@ -77,7 +78,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                     {
                         "group": label,
                         "queries": table.sizes[label],
-                        "values": {name: values[label] for name, values in zip(comparison.names, table.values, strict=True)},
+                        "values": {name: run[label] for name, run in zip(comparison.names, table.values, strict=True)},
                         "best": [comparison.names[i] for i in sorted(best_runs([v[label] for v in table.values]))],
                     }
                     for label in table.labels
@@ -101,8 +102,10 @@ def _render_text(comparison: Comparison, tablefmt: str) -> str:
     rows = []
     for index, result in enumerate(comparison.results):
         name = comparison.names[index] + (" (baseline)" if index == base and len(comparison.results) > 1 else "")
+        several = len(comparison.results) > 1
+        baseline_metrics = comparison.results[base].metrics
         values = [
-            cell(result.metrics[key], comparison.results[base].metrics[key], index in best[key] and len(comparison.results) > 1, index == base)
+            cell(result.metrics[key], baseline_metrics[key], several and index in best[key], index == base)
             for key in keys
         ]
         rows.append([name, *values, result.num_evaluated, result.num_missing])
@@ -112,7 +115,9 @@ def _render_text(comparison: Comparison, tablefmt: str) -> str:
         parts.append(_render_group_table(comparison, table, tablefmt))
     parts += [f"note: {note}" for note in comparison.notes]
     if len(comparison.results) > 1:
-        parts.append(f"{BEST_MARK} best value of its column; (+x.xx) difference to the baseline {comparison.names[base]}")
+        parts.append(
+            f"{BEST_MARK} best value of its column; (+x.xx) difference to the baseline {comparison.names[base]}"
+        )
     return "\n\n".join(parts)
 
 
@@ -143,14 +148,19 @@ def _render_csv(comparison: Comparison) -> str:
         for index, result in enumerate(comparison.results):
             value = result.metrics[key]
             delta = value - comparison.results[base].metrics[key]
-            writer.writerow([OVERALL, ALL_QUERIES, result.num_gt, comparison.names[index], key, repr(value), repr(delta), index in best])
+            name = comparison.names[index]
+            writer.writerow([OVERALL, ALL_QUERIES, result.num_gt, name, key, repr(value), repr(delta), index in best])
     for table in comparison.breakdowns:
         for label in table.labels:
             values = [run_values[label] for run_values in table.values]
             best = best_runs(values)
             for index, value in enumerate(values):
                 delta = None if value is None or values[base] is None else value - values[base]
-                writer.writerow([table.name, label, table.sizes[label], comparison.names[index], table.metric, _csv_number(value), _csv_number(delta), index in best])
+                name = comparison.names[index]
+                writer.writerow(
+                    [table.name, label, table.sizes[label], name, table.metric]
+                    + [_csv_number(value), _csv_number(delta), index in best]
+                )
     return buffer.getvalue().rstrip("\n")
 
 

@@ -12,7 +12,9 @@ from osgnet_bench.files import atomic_writer
 from osgnet_bench.tracks import recall_key
 
 
-def plot_recall_curves(path: str | os.PathLike, names: Sequence[str], curves: Sequence[dict[str, float]], title: str) -> None:
+def plot_recall_curves(
+    path: str | os.PathLike, names: Sequence[str], curves: Sequence[dict[str, float]], title: str
+) -> None:
     """One colour per run: R@1 solid and R@5 dashed against IoU thresholds 0.1..0.9."""
     try:
         import matplotlib
@@ -30,7 +32,8 @@ def plot_recall_curves(path: str | os.PathLike, names: Sequence[str], curves: Se
         colour = f"C{index % 10}"
         for k in CURVE_TOPK:
             values = [curve[recall_key(k, t)] for t in CURVE_THRESHOLDS]
-            axes.plot(CURVE_THRESHOLDS, values, styles.get(k, ":"), color=colour, marker="o", markersize=3, label=f"{name} R@{k}")
+            style = styles.get(k, ":")
+            axes.plot(CURVE_THRESHOLDS, values, style, color=colour, marker="o", markersize=3, label=f"{name} R@{k}")
     axes.set_xlabel("IoU threshold")
     axes.set_ylabel("recall (%)")
     axes.set_title(title)

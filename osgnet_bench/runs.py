@@ -18,6 +18,7 @@ from osgnet_bench.errors import UserError
 from osgnet_bench.predictions import Prediction, read_predictions
 
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".tar")
+NAME_SUFFIXES: tuple[str, ...] = (".pth.tar", ".jsonl", ".json", *CHECKPOINT_SUFFIXES)
 STDERR_TAIL_CHARS = 2000
 
 
@@ -35,14 +36,23 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in CHECKPOINT_SUFFIXES
 
 
+def run_name(path: str) -> str:
+    """A file's name without its extension (``best_official.pth.tar`` -> ``best_official``)."""
+    name = Path(path).name
+    suffix = next((s for s in NAME_SUFFIXES if name.lower().endswith(s) and len(name) > len(s)), None)
+    return name[: -len(suffix)] if suffix else Path(path).stem
+
+
 def run_names(paths: Sequence[str]) -> list[str]:
     """Short names: each file's name without its extension, or the whole path where two clash."""
-    stems = [Path(path).stem for path in paths]
+    stems = [run_name(path) for path in paths]
     counts = Counter(stems)
     return [stem if counts[stem] == 1 else path for stem, path in zip(stems, paths, strict=True)]
 
 
-def load_runs(paths: Sequence[str], workdir: str | os.PathLike, config: str | None = None, split: str = "val") -> list[Run]:
+def load_runs(
+    paths: Sequence[str], workdir: str | os.PathLike, config: str | None = None, split: str = "val"
+) -> list[Run]:
     """Read every run; checkpoints are inferred on ``split`` with ``config`` into ``workdir``."""
     if len(set(paths)) != len(paths):
         repeated = sorted(path for path, count in Counter(paths).items() if count > 1)
@@ -61,7 +71,8 @@ def load_runs(paths: Sequence[str], workdir: str | os.PathLike, config: str | No
 
 def infer_checkpoint(config: str, checkpoint: str, split: str, out: str) -> None:
     """Run ``osgnet-bench infer`` on ``checkpoint`` in a child process, writing ``out``."""
-    command = [sys.executable, "-m", "osgnet_bench", "infer", "--config", config, "--checkpoint", checkpoint, "--split", split, "--out", out]
+    command = [sys.executable, "-m", "osgnet_bench", "infer", "--config", config, "--checkpoint", checkpoint]
+    command += ["--split", split, "--out", out]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip()[-STDERR_TAIL_CHARS:]

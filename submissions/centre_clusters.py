@@ -36,7 +36,9 @@ def cluster_proposals(windows: np.ndarray, scores: np.ndarray, valid: np.ndarray
     valid = valid & ~_overwritten(centres, valid)
     order = np.argsort(np.where(valid, centres, np.inf), axis=1, kind="stable")
     centres = np.take_along_axis(centres, order, axis=1)
-    members = np.concatenate([np.take_along_axis(windows, order[:, :, None], axis=1), np.take_along_axis(scores, order, axis=1)[:, :, None]], axis=2)
+    sorted_windows = np.take_along_axis(windows, order[:, :, None], axis=1)
+    sorted_scores = np.take_along_axis(scores, order, axis=1)
+    members = np.concatenate([sorted_windows, sorted_scores[:, :, None]], axis=2)  # [Q, P, 3]
     valid = np.take_along_axis(valid, order, axis=1)  # valid ones first, by centre
     starts_cluster = np.ones_like(valid)
     starts_cluster[:, 1:] = np.diff(centres, axis=1) >= gap

@@ -26,6 +26,7 @@ import numpy as np
 
 from osgnet_bench.errors import UserError
 from osgnet_bench.metrics.iou import iou_matrix
+from osgnet_bench.metrics.matching import describe_examples
 from submissions.nms import TopWindows, cascade_nms, sort_candidates
 from submissions.stack import StackedPredictions
 
@@ -48,11 +49,13 @@ def fuse_windows(stack: StackedPredictions, config: FusionConfig) -> TopWindows:
     weights = model_weights(config.weights, num_models)
     per_model = min(config.per_model, stack.windows.shape[2])
     valid = stack.valid[:, :, :per_model]
-    if (stack.scores[:, :, :per_model][valid] <= 0).any():
+    not_positive = np.argwhere(valid & ~(stack.scores[:, :, :per_model] > 0))
+    if len(not_positive):
+        row, model, rank = not_positive[0]
         raise UserError(
-            "score fusion averages windows weighted by their scores, so every score must be "
-            "positive; one of the prediction files has a score <= 0. Use --method reference, "
-            "which only compares scores."
+            f"{stack.sources[model]}: query {describe_examples([stack.keys[row]])} has score "
+            f"{float(stack.scores[row, model, rank])!r} at rank {rank + 1}; score fusion averages windows weighted by "
+            "their scores, so every score must be positive. Use --method reference, which only compares scores."
         )
     weighted = stack.scores[:, :, :per_model] * weights[None, :, None]
     windows, weighted, valid = sort_candidates(

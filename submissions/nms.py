@@ -27,7 +27,9 @@ class TopWindows:
     distinct: np.ndarray
 
 
-def sort_candidates(windows: np.ndarray, scores: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sort_candidates(
+    windows: np.ndarray, scores: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stable sort of each query's candidates by descending score, invalid ones last.
 
     windows [Q, N, 2], scores [Q, N], valid [Q, N] -> the same arrays reordered. Equal scores
@@ -41,7 +43,9 @@ def sort_candidates(windows: np.ndarray, scores: np.ndarray, valid: np.ndarray) 
     )
 
 
-def greedy_nms(windows: np.ndarray, valid: np.ndarray, threshold: float, max_keep: int) -> tuple[np.ndarray, np.ndarray]:
+def greedy_nms(
+    windows: np.ndarray, valid: np.ndarray, threshold: float, max_keep: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The candidates greedy hard NMS keeps: (positions [Q, max_keep], count [Q]).
 
     windows [Q, N, 2] sorted best first, valid [Q, N]. Walking down the list, a candidate is

@@ -39,11 +39,6 @@ class StackedPredictions:
         """bool [Q, M]: model m predicts query q."""
         return self.valid[:, :, 0]
 
-    @property
-    def has_scores(self) -> bool:
-        """True when every valid window has a score."""
-        return not bool(np.isnan(self.scores[self.valid]).any())
-
 
 def stack_predictions(
     files: Sequence[Sequence[Prediction]],
@@ -116,9 +111,14 @@ def _refuse_different_coverage(indexes: Sequence[dict[QueryKey, Prediction]], so
         if only_first or only_this:
             parts = []
             if only_first:
-                parts.append(f"{len(only_first)} queries of {sources[0]} are missing from {source}, e.g. {describe_examples(only_first)}")
+                parts.append(
+                    f"{len(only_first)} queries of {sources[0]} are missing from {source}, "
+                    f"e.g. {describe_examples(only_first)}"
+                )
             if only_this:
-                parts.append(f"{len(only_this)} queries of {source} are not in {sources[0]}, e.g. {describe_examples(only_this)}")
+                parts.append(
+                    f"{len(only_this)} queries of {source} are not in {sources[0]}, e.g. {describe_examples(only_this)}"
+                )
             raise UserError(
                 f"the prediction files cover different queries: {sources[0]} has {len(indexes[0])}, "
                 f"{source} has {len(index)}; {'; '.join(parts)}. Predict the same split with every "

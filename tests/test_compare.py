@@ -201,6 +201,7 @@ def test_checkpoint_runs_need_a_config(paths, capsys, tmp_path):
 def test_run_names_and_checkpoint_detection():
     assert run_names(["x/a.jsonl", "y/b.json"]) == ["a", "b"]
     assert run_names(["x/a.jsonl", "y/a.json"]) == ["x/a.jsonl", "y/a.json"]
+    assert run_names(["best_official.pth.tar", "last.pt", "v1.2.jsonl"]) == ["best_official", "last", "v1.2"]
     assert [is_checkpoint(p) for p in ("m.pt", "m.PTH", "m.tar", "m.jsonl")] == [True, True, True, False]
 
 
@@ -216,3 +217,22 @@ def test_checkpoint_run_goes_through_inference(paths, capsys, tmp_path):
     config.write_text("{}\n")
     code, _, err = compare(capsys, "--gt", paths["gt"], checkpoint, "--config", config)
     assert code == 1 and f"{checkpoint}: inference failed (osgnet-bench infer exited with" in err
+
+
+def test_real_nlq_val_templates(shared_data, capsys, tmp_path):
+    from osgnet_bench.annotations.load import load_annotations
+    from osgnet_bench.tracks import get_track
+
+    gt = shared_data / "nlq_v2" / "nlq_val.json"
+    records = [r for r in load_annotations(gt, get_track("nlq")) if r.has_text]
+    run = write_run(tmp_path / "exact.jsonl", {r.key: [list(r.windows[0])] for r in records})
+    code, out, err = compare(capsys, "--gt", gt, run, "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["runs"][0]["metrics"]["R1@0.5"] == pytest.approx(100.0)
+    groups = report["breakdowns"]["template"]["groups"]
+    assert len(groups) == 14 and groups[-1]["group"] == "(no template)"
+    assert groups[0] == {"group": "Objects: Where is object X before / after event Y?", "queries": 750,
+                         "values": {"exact": pytest.approx(100.0)}, "best": ["exact"]}
+    assert sum(g["queries"] for g in groups) == 4552
+    assert sum(g["queries"] for g in report["breakdowns"]["length"]["groups"]) == 4552

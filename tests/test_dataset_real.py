@@ -68,7 +68,7 @@ def test_real_annotations_give_grid_segments_and_query_objects(shared_data, tmp_
         (start, end), = record.windows
         inside = int(start * fps / 16)
         torch.testing.assert_close(sample["object_feats"][inside], table[label_ids], rtol=0, atol=0)
-        assert sample["video_query_feats"] and len(sample["video_query_feats"]) == len(dataset.video_queries[record.video_id])
+        assert len(sample["video_query_feats"]) == len(dataset.video_queries[record.video_id]) >= 1
 
 
 def test_goalstep_ground_truth_past_duration_is_not_clipped(shared_data, tmp_path):

@@ -153,7 +153,7 @@ def test_fusion_refuses_bad_weights_and_scores():
         run([a, a, a], EnsembleConfig(method="fusion", fusion=FusionConfig(weights=(1.0, 2.0))))
     with pytest.raises(UserError, match="positive"):
         run([a, a], EnsembleConfig(method="fusion", fusion=FusionConfig(weights=(1.0, 0.0))))
-    with pytest.raises(UserError, match="score must be positive"):
+    with pytest.raises(UserError, match=r"m1.jsonl: query .* has score -0.5 at rank 1; .* must be positive"):
         run([a, [[10, 20, -0.5]]], FUSION)
 
 

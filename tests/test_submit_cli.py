@@ -157,3 +157,21 @@ def test_goalstep_uses_its_challenge_and_tacos_needs_one(files, capsys):
 def test_python_dash_m_runs_the_cli():
     completed = subprocess.run([sys.executable, "-m", "osgnet_bench", "submit", "--help"], capture_output=True, text=True, check=False)
     assert completed.returncode == 0 and "--allow-partial" in completed.stdout
+
+
+def test_real_nlq_test_file_is_fully_covered(shared_data, capsys, tmp_path):
+    from osgnet_bench.annotations.load import load_annotations
+    from osgnet_bench.tracks import get_track
+
+    test_file = shared_data / "nlq_v2" / "nlq_test_unannotated.json"
+    queries = [r for r in load_annotations(test_file, get_track("nlq")) if r.has_text]
+    rows = {r.key: [[1.0 + i, 3.0 + i, 0.9 - 0.1 * i] for i in range(6)] for r in queries}
+    first = write_preds(tmp_path / "a.jsonl", rows)
+    second = write_preds(tmp_path / "b.jsonl", {key: [[t[0] + 0.5, t[1] + 0.5, t[2]] for t in w] for key, w in rows.items()})
+    out = tmp_path / "submission.json"
+    code, stdout, err = submit(capsys, "--track", "nlq", "--pred", first, second, "--test-file", test_file, "--out", out)
+    assert code == 0, err
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == len(queries) == 4004
+    assert all(len(entry["predicted_times"]) == 5 for entry in results)
+    assert "4004 queries x 5 windows" in stdout

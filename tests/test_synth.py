@@ -97,7 +97,8 @@ def test_nlq_raw_nesting_and_official_conversion(generated):
                     assert entry["slot_x"] in entry["query"] and entry["template"].startswith("Objects:")
     assert textless == 1
     test_raw = json.loads((root / "nlq_test_unannotated.json").read_text())
-    entries = [q for v in test_raw["videos"] for c in v["clips"] for a in c["annotations"] for q in a["language_queries"]]
+    annotations = [a for v in test_raw["videos"] for c in v["clips"] for a in c["annotations"]]
+    entries = [q for a in annotations for q in a["language_queries"]]
     assert all(set(q) == {"query"} for q in entries)
     assert all("timestamps" not in r for r in _jsonl(root / "ego4d_nlq_test_v2_label_lemma.jsonl"))
 
@@ -123,7 +124,8 @@ def test_goalstep_release_and_jsonl(generated):
     assert position == len(rows)
     test_raw = json.loads((root / "goalstep_test.json").read_text())
     test_rows = _jsonl(root / "ego4d_goal_step_test_v2_lemma.jsonl")
-    assert [r["query"] for r in test_rows] == [s["step_description"] for v in test_raw["videos"] for s in v["step_segments"]]
+    steps = [s["step_description"] for v in test_raw["videos"] for s in v["step_segments"]]
+    assert [r["query"] for r in test_rows] == steps
     assert test_rows[0]["query_id"] == f"{test_raw['videos'][0]['video_uid']}_0"
 
 
@@ -164,7 +166,8 @@ def test_labels_name_words_of_the_query_with_consistent_classes(generated):
 def test_statistics_resemble_the_real_tracks(tmp_path):
     generate_dataset(tmp_path, SynthOptions(track="nlq", videos=60, queries_per_video=11, steps=400, seed=2,
                                             video_dim=4, text_dim=4, class_dim=4))
-    rows = [r for split in ("train", "val") for r in _jsonl(tmp_path / f"annotations/ego4d_nlq_{split}_v2_label_lemma.jsonl")]
+    files = [tmp_path / f"annotations/ego4d_nlq_{split}_v2_label_lemma.jsonl" for split in ("train", "val")]
+    rows = [r for path in files for r in _jsonl(path)]
     per_video = np.bincount(np.unique([r["video_id"] for r in rows], return_inverse=True)[1])
     cells = np.array([(r["timestamps"][0][1] - r["timestamps"][0][0]) * 30 / 16 for r in rows])
     durations = np.array(sorted({r["video_id"]: r["duration"] for r in rows}.values()))

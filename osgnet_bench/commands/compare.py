@@ -19,16 +19,49 @@ from osgnet_bench.tracks import TRACK_NAMES, get_track
 @click.command(name="compare")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
-@click.option("--gt", "gt_path", required=True, type=click.Path(dir_okay=False), help="Ground truth: raw official JSON (NLQ templates need it) or jsonl.")
+@click.option(
+    "--gt",
+    "gt_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ground truth: raw official JSON (NLQ templates need it) or jsonl.",
+)
 @click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
 @click.option("--baseline", default=None, help="Run (name or path) the differences are taken to (default: the first).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Also draw recall vs IoU 0.1..0.9 per run into this PNG (needs matplotlib).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Config for inference when a RUN is a checkpoint (.pt/.pth/.tar).")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw recall vs IoU 0.1..0.9 per run into this PNG (needs matplotlib).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config for inference when a RUN is a checkpoint (.pt/.pth/.tar).",
+)
 @click.option("--infer-split", default="val", show_default=True, help="Split a checkpoint RUN is inferred on.")
-@click.option("--length-edges", default=",".join(f"{e:g}" for e in DEFAULT_LENGTH_EDGES), show_default=True, help="GT window length bucket edges in seconds.")
-@click.option("--breakdown-metric", default="rank_metric", show_default=True, help="Metric of the breakdown tables: a recall key such as R1@0.3, mIoU or rank_metric.")
-@click.option("--iou-rule", type=click.Choice(IOU_RULES), default=None, help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').")
+@click.option(
+    "--length-edges",
+    default=",".join(f"{e:g}" for e in DEFAULT_LENGTH_EDGES),
+    show_default=True,
+    help="GT window length bucket edges in seconds.",
+)
+@click.option(
+    "--breakdown-metric",
+    default="rank_metric",
+    show_default=True,
+    help="Metric of the breakdown tables: a recall key such as R1@0.3, mIoU or rank_metric.",
+)
+@click.option(
+    "--iou-rule",
+    type=click.Choice(IOU_RULES),
+    default=None,
+    help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').",
+)
 def command(
     runs: tuple[str, ...],
     track: str,

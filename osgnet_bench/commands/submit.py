@@ -19,21 +19,76 @@ from submissions.writer import write_submission
 @click.command(name="submit")
 @click.argument("more_preds", nargs=-1, type=click.Path(dir_okay=False), metavar="[PRED]...")
 @click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
-@click.option("--pred", "preds", multiple=True, type=click.Path(dir_okay=False), help="Predictions jsonl (with scores) or EvalAI submission; further files may follow as arguments.")
+@click.option(
+    "--pred",
+    "preds",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Predictions jsonl (with scores) or EvalAI submission; further files may follow as arguments.",
+)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Submission JSON to write.")
-@click.option("--method", type=click.Choice(METHODS), default="reference", show_default=True, help="reference: OSGNet's cluster + NMS cascade; fusion: weighted score fusion.")
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="reference",
+    show_default=True,
+    help="reference: OSGNet's cluster + NMS cascade; fusion: weighted score fusion.",
+)
 @click.option("--weights", default=None, help="Fusion weights, one per file, comma-separated (default: all 1).")
-@click.option("--test-file", "test_path", type=click.Path(dir_okay=False), default=None, help="Test (or val) query file: every query must be covered, windows are clipped to the clip.")
+@click.option(
+    "--test-file",
+    "test_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Test (or val) query file: every query must be covered, windows are clipped to the clip.",
+)
 @click.option("--split", default=None, help="Split of a multi-split query file (TACoS JSON).")
-@click.option("--allow-partial", is_flag=True, help="Accept files that cover different queries; each query is ensembled over the files that predict it.")
-@click.option("--per-model", type=click.IntRange(min=1), default=None, help="Windows taken from each file (default: 4 for reference, 10 for fusion).")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Accept files that cover different queries; each query is ensembled over the files that predict it.",
+)
+@click.option(
+    "--per-model",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Windows taken from each file (default: 4 for reference, 10 for fusion).",
+)
 @click.option("--nms-thresholds", default="0.5,0.7,0.9", show_default=True, help="NMS cascade IoU thresholds.")
-@click.option("--cluster-gap", type=click.FloatRange(min=0.0), default=2.0, show_default=True, help="reference: seconds between top-1 centres that split clusters.")
-@click.option("--fuse-iou", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True, help="fusion: IoU (>) a window needs to join a cluster.")
+@click.option(
+    "--cluster-gap",
+    type=click.FloatRange(min=0.0),
+    default=2.0,
+    show_default=True,
+    help="reference: seconds between top-1 centres that split clusters.",
+)
+@click.option(
+    "--fuse-iou",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="fusion: IoU (>) a window needs to join a cluster.",
+)
 @click.option("--challenge", default=None, help="EvalAI challenge string (default: the track's).")
-@click.option("--pred-out", "pred_out", type=click.Path(dir_okay=False), default=None, help="Also write the ensembled windows with scores as a predictions jsonl.")
-@click.option("--challenge-id", default="<challenge_id>", show_default=True, help="EvalAI challenge id for the printed upload command.")
-@click.option("--phase-id", default="<phase_id>", show_default=True, help="EvalAI phase id for the printed upload command.")
+@click.option(
+    "--pred-out",
+    "pred_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the ensembled windows with scores as a predictions jsonl.",
+)
+@click.option(
+    "--challenge-id",
+    default="<challenge_id>",
+    show_default=True,
+    help="EvalAI challenge id for the printed upload command.",
+)
+@click.option(
+    "--phase-id",
+    default="<phase_id>",
+    show_default=True,
+    help="EvalAI phase id for the printed upload command.",
+)
 def command(
     more_preds: tuple[str, ...],
     track: str,
@@ -126,6 +181,9 @@ def _config(
         per_model=per_model or ReferenceConfig.per_model, cluster_gap=cluster_gap, nms_thresholds=tuple(thresholds)
     )
     fusion = FusionConfig(
-        weights=weights, per_model=per_model or FusionConfig.per_model, fuse_iou=fuse_iou, nms_thresholds=tuple(thresholds)
+        weights=weights,
+        per_model=per_model or FusionConfig.per_model,
+        fuse_iou=fuse_iou,
+        nms_thresholds=tuple(thresholds),
     )
     return EnsembleConfig(method=method, reference=reference, fusion=fusion)

@@ -78,7 +78,9 @@ class DatasetConfig:
         """A copy with some paths replaced (``None`` values are ignored)."""
         unknown = sorted(set(paths) - set(PATH_KEYS))
         if unknown:
-            raise UserError(f"cannot override {', '.join(unknown)}: not a dataset path (paths: {', '.join(PATH_KEYS)}).")
+            raise UserError(
+                f"cannot override {', '.join(unknown)}: not a dataset path (paths: {', '.join(PATH_KEYS)})."
+            )
         return dataclasses.replace(self, **{k: Path(v) for k, v in paths.items() if v is not None})
 
     @classmethod

@@ -15,8 +15,8 @@
 
 Decoding one video (features, detections, shots, the token features of all its queries) is the
 expensive part, and many queries share a video, so decoded videos are kept in a small per-process
-LRU cache. Samples are built from the cache without changing their content; pair it with
-:class:`trainers.data.loader.VideoGroupedSampler` so that queries of one video arrive together.
+LRU cache. Samples are built from the cache without changing their content; load them with
+:func:`trainers.data.loader.make_data_loader` so that each worker serves a video's queries together.
 Tensors of a sample may be shared with the cache (and with other samples of the same video), so
 consumers must treat samples as read-only: copy before modifying in place.
 """
@@ -137,7 +137,9 @@ class GroundingDataset(Dataset):
             "feat_stride": float(cfg.feat_stride),
             "feat_num_frames": float(cfg.num_frames),
             "segments": segments,
-            "one_hot_labels": None if segments is None else torch.ones((len(segments), cfg.num_classes), dtype=torch.int64),
+            "one_hot_labels": (
+                None if segments is None else torch.ones((len(segments), cfg.num_classes), dtype=torch.int64)
+            ),
             "query_feats": query_feats,
         }
         if cfg.mul_query_input > 0:

@@ -37,7 +37,8 @@ class StoreReport:
                 ("sample keys", ", ".join(self.sample_keys) or "-"), *self.stats]
         if self.needed is not None:
             shown = ", ".join(self.missing[:SAMPLE_KEYS]) + (" ..." if len(self.missing) > SAMPLE_KEYS else "")
-            rows.append(("annotation ids", f"{self.needed} needed, {len(self.missing)} missing" + (f": {shown}" if shown else "")))
+            counts = f"{self.needed} needed, {len(self.missing)} missing"
+            rows.append(("annotation ids", counts + (f": {shown}" if shown else "")))
         width = max(len(label) for label, _ in rows)
         return [f"{label.ljust(width)}  {value}" for label, value in rows]
 
@@ -64,13 +65,17 @@ def detect_kind(path: Path) -> str:
     return "text" if name == "token_features" else "video"
 
 
-def inspect_store(path: str | os.PathLike, kind: str | None = None, records: Sequence[QueryRecord] | None = None) -> StoreReport:
+def inspect_store(
+    path: str | os.PathLike, kind: str | None = None, records: Sequence[QueryRecord] | None = None
+) -> StoreReport:
     """Describe the store at ``path``; with ``records``, also list the ids they need that it lacks."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such store (LMDB directory, class-name .pt, caption directory or zip).")
     kind = kind or detect_kind(path)
-    inspectors = {"video": _dense, "text": _dense, "objects": _objects, "classnames": _classnames, "captions": _captions}
+    inspectors = {
+        "video": _dense, "text": _dense, "objects": _objects, "classnames": _classnames, "captions": _captions,
+    }
     report, keys = inspectors[kind](path, kind)
     if records is not None and kind != "classnames":
         needed = [r.query_id for r in records] if kind == "text" else [r.video_id for r in records]
@@ -117,7 +122,7 @@ def _objects(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
             classes.update(int(c) for c in step)
     report = StoreReport(path, "object detections (pickled per-step {class_id: score})", len(keys), keys[:SAMPLE_KEYS])
     report.stats = [("steps", _summary(lengths)), ("classes per step", _summary(per_step)),
-                    ("distinct classes", f"{len(classes)}" + (f" (ids {min(classes)}-{max(classes)})" if classes else ""))]
+                    ("distinct classes", _class_summary(classes))]
     return report, keys
 
 
@@ -136,6 +141,10 @@ def _captions(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
     report = StoreReport(path, f"LaViLa captions ({where} of {{video_id}}.json)", len(keys), keys[:SAMPLE_KEYS])
     report.stats = [("records per video", _summary(counts))]
     return report, keys
+
+
+def _class_summary(classes: set[int]) -> str:
+    return f"{len(classes)} (ids {min(classes)}-{max(classes)})" if classes else "0"
 
 
 def _summary(values: Sequence[int]) -> str:

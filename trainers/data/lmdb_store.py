@@ -1,8 +1,8 @@
 """Read-only LMDB access that is safe with multi-worker DataLoaders, and an atomic LMDB writer.
 
 A reader opens its environment lazily, in the process that first reads, and reopens it after a
-fork (the environment handle is never shared between processes and never pickled). Stores are
-opened with ``lock=False``: they are immutable once written, so readers need no lock file.
+fork (an environment is never used across processes and never pickled). Stores are opened with
+``lock=False``: they are immutable once written, so readers need no lock file.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _open_readonly(path: Path, name: str) -> lmdb.Environment:
             inherited.close()
         _open_envs.clear()
         _open_envs_pid = os.getpid()
-    key = path.resolve()
+    key = path.resolve()  # cheap next to decoding a value; keeps one handle per real file
     env = _open_envs.get(key)
     if env is None:
         try:
@@ -61,21 +61,13 @@ class LmdbReader:
     def __init__(self, path: str | os.PathLike, name: str) -> None:
         self.path = Path(path)
         self.name = name
-        self._env: lmdb.Environment | None = None
-        self._pid: int | None = None
         if not self.path.exists():
             raise UserError(f"{name} store {self.path}: no such LMDB directory or file.")
 
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "name": self.name, "_env": None, "_pid": None}
-
     @property
     def env(self) -> lmdb.Environment:
-        """The environment of this process, opened on first use (and again after a fork)."""
-        if self._env is None or self._pid != os.getpid():
-            self._env = _open_readonly(self.path, self.name)
-            self._pid = os.getpid()
-        return self._env
+        """This process's environment of the store, opened on first use (and again after a fork)."""
+        return _open_readonly(self.path, self.name)
 
     def get(self, key: str) -> bytes | None:
         """The raw value stored under ``key`` (UTF-8 encoded), or ``None``."""

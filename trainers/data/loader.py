@@ -40,7 +40,9 @@ class VideoGroupedSampler(Sampler[int]):
     With ``num_replicas`` > 1 it plays the role of ``DistributedSampler``: the epoch's order is
     padded (by repeating its start) to a multiple of ``num_replicas`` and rank ``rank`` takes one
     contiguous part, so videos stay together and every rank gets the same number of samples.
-    Call :meth:`set_epoch` each epoch, as with ``DistributedSampler``.
+    Call :meth:`set_epoch` each epoch, as with ``DistributedSampler``. Given to a DataLoader with
+    ``batch_size`` directly, a batch would hold several queries of one video; wrap it in
+    :class:`VideoGroupedBatchSampler` instead.
     """
 
     def __init__(
@@ -102,7 +104,9 @@ class VideoGroupedBatchSampler(Sampler[list[int]]):
     replica); ``drop_last`` drops a stream's final short batch.
     """
 
-    def __init__(self, sampler: VideoGroupedSampler, batch_size: int, num_workers: int = 0, drop_last: bool = False) -> None:
+    def __init__(
+        self, sampler: VideoGroupedSampler, batch_size: int, num_workers: int = 0, drop_last: bool = False
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.sampler = sampler

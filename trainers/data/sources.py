@@ -56,14 +56,14 @@ def check_sources(
     and the records' label class ids (``label_choices``, one per record). ``source`` names the
     annotation file."""
     video_ids = list(dict.fromkeys(r.video_id for r in records))
+    query_ids = [r.query_id for r in records]
     problems = [
         _missing_message("video-feature", sources.videos.path, "video_id", sources.videos.missing(video_ids)),
-        _missing_message("text-feature", sources.texts.path, "query_id", sources.texts.missing(r.query_id for r in records)),
+        _missing_message("text-feature", sources.texts.path, "query_id", sources.texts.missing(query_ids)),
     ]
-    if sources.objects is not None:
-        problems.append(_missing_message("object", sources.objects.path, "video_id", sources.objects.missing(video_ids)))
-    if sources.captions is not None:
-        problems.append(_missing_message("caption", sources.captions.path, "video_id", sources.captions.missing(video_ids)))
+    for name, store in (("object", sources.objects), ("caption", sources.captions)):
+        if store is not None:
+            problems.append(_missing_message(name, store.path, "video_id", store.missing(video_ids)))
     problems = [p for p in problems if p]
     if problems:
         raise UserError(f"{source}: the annotations need keys that the feature stores lack: " + " ".join(problems))

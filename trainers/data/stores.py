@@ -56,8 +56,9 @@ class StepDetections:
         counts = np.fromiter((len(step) for step in steps), dtype=np.int64, count=len(steps))
         step_ptr = np.zeros(len(steps) + 1, dtype=np.int64)
         np.cumsum(counts, out=step_ptr[1:])
-        class_ids = np.fromiter((int(c) for step in steps for c in step), dtype=np.int64, count=int(step_ptr[-1]))
-        scores = np.fromiter((float(s) for step in steps for s in step.values()), dtype=np.float32, count=int(step_ptr[-1]))
+        total = int(step_ptr[-1])
+        class_ids = np.fromiter((int(c) for step in steps for c in step), dtype=np.int64, count=total)
+        scores = np.fromiter((float(s) for step in steps for s in step.values()), dtype=np.float32, count=total)
         return cls(step_ptr, class_ids, scores)
 
     def step_of_each_detection(self) -> np.ndarray:
@@ -85,7 +86,9 @@ class _DenseStore:
         try:
             array = decode_npz(value, self.arrays)
         except DecodeError as exc:
-            raise UserError(f"{self.reader.name} store {self.path}: the value of key {key!r} is corrupted: {exc}.") from None
+            raise UserError(
+                f"{self.reader.name} store {self.path}: the value of key {key!r} is corrupted: {exc}."
+            ) from None
         return _as_2d_float32(array, self.reader.name, self.path, key)
 
     def missing(self, keys: Iterable[str]) -> list[str]:

@@ -71,7 +71,8 @@ def _model(video_dim: int, text_dim: int, class_dim: int, max_shot_num: int, max
         ],
         "video_encoder_cfg": [
             _block("MaskedConv1DLayer", 1, num_layer=2, n_in=video_dim, n_hidden=c, n_out=c, kernel_size=3, act="relu"),
-            _block("ObjectMambaBlock", 2, n_head=HEADS, n_embd=c, path_pdrop=0.0, mamba_arch=["bimamba1", "mlp", "obj"]),
+            _block("ObjectMambaBlock", 2, n_head=HEADS, n_embd=c, path_pdrop=0.0,
+                   mamba_arch=["bimamba1", "mlp", "obj"]),
         ],
         "multiscale_encoder_cfg": [
             _block("TransformerBlock", 6, n_head=HEADS, n_embd=c, n_ds_strides=[2, 2], mha_win_size=9, path_pdrop=0.0),

@@ -82,25 +82,53 @@ def generate_dataset(out: str | Path, options: SynthOptions) -> SynthResult:
     """Generate the dataset described by ``options`` into ``out``."""
     options.check()
     out = Path(out).resolve()
-    profile = PROFILES[options.track]
     vocab = Vocabulary.build(_rng(options, "vocabulary"), options.text_dim, options.video_dim,
                              options.class_dim, template_words())
     splits = _plan_splits(options, vocab)
     annotations = _write_annotations(out / "annotations", options.track, splits, _rng(options, "ids"))
-    features = out / "features"
     videos = [v for split in splits.values() for v in split]
+    max_shots = _write_features(out / "features", videos, annotations, vocab, options)
+    config_path = out / "config.yaml"
+    write_config(config_path, synth_config(
+        _dataset_section(out / "features", annotations, videos, options), options.video_dim, options.text_dim,
+        options.class_dim, max_shots, max(len(v.queries) for v in videos), CONFIG_TRACK[options.track],
+    ))
+    counts = {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()}
+    write_json(out / "synth.json", {
+        "options": asdict(options),
+        "counts": counts,
+        "config": config_path.name,
+        "annotations": {split: {"raw": str(annotations.raw[split].relative_to(out)),
+                                "jsonl": str(annotations.jsonl[split].relative_to(out)),
+                                "lemma_jsonl": str(annotations.lemma_jsonl[split].relative_to(out))}
+                        for split in splits},
+    }, indent=2)
+    return SynthResult(out, config_path, counts)
+
+
+def _write_features(features: Path, videos: list[SynthVideo], annotations: AnnotationFiles,
+                    vocab: Vocabulary, options: SynthOptions) -> int:
+    """Write every store, the class table and the captions; returns the most shots in a video."""
     write_video_store(features / "video_lmdb", _video_items(videos, vocab, options))
     write_text_store(features / "text_lmdb", _text_items(annotations, vocab, options))
     write_object_store(features / "object_lmdb", ((v.video_id, detections(v.plan, vocab, _rng(options, "objects", i)))
                                                   for i, v in enumerate(videos)))
     save_class_table(features / "classnames.pt", vocab.class_table)
-    shots_per_video = []
+    max_shots = 0
     for i, video in enumerate(videos):
         records = captions(video.plan, _rng(options, "captions", i))
         write_captions(features / "lavila", video.video_id, records)
-        cuts = shot_cut_frames([Caption(r["frame_start_id"], r["narration"]) for r in records], profile.fps)
-        shots_per_video.append(shots_from_cuts(cuts, video.plan.num_steps, 16.0, video.plan.num_steps).shape[1] - 1)
-    dataset = {
+        cuts = shot_cut_frames([Caption(r["frame_start_id"], r["narration"]) for r in records],
+                               PROFILES[options.track].fps)
+        num_shots = shots_from_cuts(cuts, video.plan.num_steps, 16.0, video.plan.num_steps).shape[1] - 1
+        max_shots = max(max_shots, num_shots)
+    return max_shots
+
+
+def _dataset_section(features: Path, annotations: AnnotationFiles, videos: list[SynthVideo],
+                     options: SynthOptions) -> dict:
+    """The ``dataset:`` section of the config, with absolute paths."""
+    return {
         "json_file": str(annotations.gt_file),
         "train_jsonl_file": str(annotations.lemma_jsonl["train"]),
         "val_jsonl_file": str(annotations.lemma_jsonl["val"]),
@@ -117,25 +145,9 @@ def generate_dataset(out: str | Path, options: SynthOptions) -> SynthResult:
         "input_txt_dim": options.text_dim,
         "feat_stride": 16.0,
         "num_frames": 16.0,
-        "default_fps": profile.fps,
+        "default_fps": PROFILES[options.track].fps,
         "max_seq_len": max_seq_len_for(max(v.plan.num_steps for v in videos)),
     }
-    config_path = out / "config.yaml"
-    write_config(config_path, synth_config(
-        dataset, options.video_dim, options.text_dim, options.class_dim, max(shots_per_video),
-        max(len(v.queries) for v in videos), CONFIG_TRACK[options.track],
-    ))
-    counts = {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()}
-    write_json(out / "synth.json", {
-        "options": asdict(options),
-        "counts": counts,
-        "config": config_path.name,
-        "annotations": {split: {"raw": str(annotations.raw[split].relative_to(out)),
-                                "jsonl": str(annotations.jsonl[split].relative_to(out)),
-                                "lemma_jsonl": str(annotations.lemma_jsonl[split].relative_to(out))}
-                        for split in splits},
-    }, indent=2)
-    return SynthResult(out, config_path, counts)
 
 
 def _rng(options: SynthOptions, stream: str, index: int = 0) -> np.random.Generator:
@@ -159,7 +171,8 @@ def _plan_splits(options: SynthOptions, vocab: Vocabulary) -> dict[str, list[Syn
             for event in plan.queries():
                 is_substep = any(event in top.substeps for top in plan.events)
                 text, template = query_sentence(profile, event, is_substep, rng)
-                queries.append(SynthQuery(event, text, template, query_labels(profile, event, text, vocab, rng), is_substep))
+                labels = query_labels(profile, event, text, vocab, rng)
+                queries.append(SynthQuery(event, text, template, labels, is_substep))
             splits[split].append(SynthVideo(_video_id(options.track, counter, rng), plan, queries))
             counter += 1
     return splits
@@ -171,18 +184,24 @@ def _video_id(track: str, index: int, rng: np.random.Generator) -> str:
     return new_uid(rng)
 
 
-def _write_annotations(directory: Path, track: str, splits: dict[str, list[SynthVideo]], rng: np.random.Generator) -> AnnotationFiles:
+def _write_annotations(
+    directory: Path, track: str, splits: dict[str, list[SynthVideo]], rng: np.random.Generator
+) -> AnnotationFiles:
     writers = {"nlq": write_nlq, "goalstep": write_goalstep, "tacos": write_tacos}
     return writers[track](directory, splits, rng)
 
 
-def _video_items(videos: list[SynthVideo], vocab: Vocabulary, options: SynthOptions) -> Iterator[tuple[str, np.ndarray]]:
+def _video_items(
+    videos: list[SynthVideo], vocab: Vocabulary, options: SynthOptions
+) -> Iterator[tuple[str, np.ndarray]]:
     for i, video in enumerate(videos):
         yield video.video_id, video_features(video.plan, vocab, options.video_dim, options.amplitude,
                                              _rng(options, "video", i))
 
 
-def _text_items(annotations: AnnotationFiles, vocab: Vocabulary, options: SynthOptions) -> Iterator[tuple[str, np.ndarray]]:
+def _text_items(
+    annotations: AnnotationFiles, vocab: Vocabulary, options: SynthOptions
+) -> Iterator[tuple[str, np.ndarray]]:
     rng = _rng(options, "text")
     for rows in annotations.rows.values():
         for row in rows:

@@ -5,7 +5,7 @@ Lengths are in feature steps (``steps`` is the typical video length the user ask
 | track | video length | GT window (median, cells) | queries per video | labels per query |
 |---|---|---|---|---|
 | NLQ v2 | 80% exactly ``steps`` (the 480 s clips), else 0.45-2.5x | 8, long tail | ~Poisson(mean) | 1.13, 16% empty |
-| GoalStep | log-normal around 1.5x ``steps``, 0.25-5x | 16 (steps), 20-40% of it (substeps) | ~mean (steps + substeps) | 1.6 |
+| GoalStep | log-normal around 1.5x ``steps``, 0.25-5x | 16 (steps), 20-40% of that (substeps) | ~mean | 1.6 |
 | TACoS | log-normal around ``steps``, 0.35-4x | 12 | ~Poisson(mean) | 2.0 |
 """
 
@@ -27,7 +27,6 @@ class TrackProfile:
 
     name: str
     fps: float
-    query_type: str
     fixed_length_prob: float
     length_median: float
     length_sigma: float
@@ -58,8 +57,19 @@ class TrackProfile:
 
 
 PROFILES = {
-    "nlq": TrackProfile("nlq", 30.0, "nlq", 0.8, 1.1, 0.5, (0.45, 2.5), 8.0, 0.9, False, 0.16, 0.13, 0.0, 0.4),
-    "goalstep": TrackProfile("goalstep", 30.0, "goal_step", 0.0, 1.5, 0.7, (0.25, 5.0), 16.0, 0.7, True,
-                             0.10, 0.15, 0.45, 0.3),
-    "tacos": TrackProfile("tacos", 29.4, "tacos", 0.0, 1.0, 0.6, (0.35, 4.0), 12.0, 0.8, False, 0.05, 0.10, 0.85, 0.4),
+    "nlq": TrackProfile(
+        name="nlq", fps=30.0, fixed_length_prob=0.8, length_median=1.1, length_sigma=0.5,
+        length_range=(0.45, 2.5), window_median=8.0, window_sigma=0.9, has_substeps=False,
+        empty_label_prob=0.16, noisy_label_prob=0.13, surface_prob=0.0, distractor_ratio=0.4,
+    ),
+    "goalstep": TrackProfile(
+        name="goalstep", fps=30.0, fixed_length_prob=0.0, length_median=1.5, length_sigma=0.7,
+        length_range=(0.25, 5.0), window_median=16.0, window_sigma=0.7, has_substeps=True,
+        empty_label_prob=0.10, noisy_label_prob=0.15, surface_prob=0.45, distractor_ratio=0.3,
+    ),
+    "tacos": TrackProfile(
+        name="tacos", fps=29.4, fixed_length_prob=0.0, length_median=1.0, length_sigma=0.6,
+        length_range=(0.35, 4.0), window_median=12.0, window_sigma=0.8, has_substeps=False,
+        empty_label_prob=0.05, noisy_label_prob=0.10, surface_prob=0.85, distractor_ratio=0.4,
+    ),
 }

@@ -31,7 +31,9 @@ def template_words() -> list[str]:
     return sorted(words)
 
 
-def query_sentence(profile: TrackProfile, event: Event, substep: bool, rng: np.random.Generator) -> tuple[str, str | None]:
+def query_sentence(
+    profile: TrackProfile, event: Event, substep: bool, rng: np.random.Generator
+) -> tuple[str, str | None]:
     """(sentence, NLQ template or None) describing ``event`` in the style of ``profile``'s track."""
     return _SENTENCES[profile.name](event, substep, rng)
 
@@ -57,7 +59,9 @@ def _fill(pattern: str, event: Event) -> str:
 _SENTENCES = {"nlq": _nlq_sentence, "goalstep": _goalstep_sentence, "tacos": _tacos_sentence}
 
 
-def query_labels(profile: TrackProfile, event: Event, text: str, vocab: Vocabulary, rng: np.random.Generator) -> list[dict]:
+def query_labels(
+    profile: TrackProfile, event: Event, text: str, vocab: Vocabulary, rng: np.random.Generator
+) -> list[dict]:
     """The query-noun -> class ``label`` list: the noun (score 1.0), the surface if named, and
     sometimes a wrong class matched to the noun with a lower score; empty for missed queries."""
     if rng.random() < profile.empty_label_prob:

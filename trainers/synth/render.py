@@ -31,7 +31,9 @@ def coverage(event: Event, num_steps: int) -> np.ndarray:
     return np.clip(np.minimum(cells + 1, event.end) - np.maximum(cells, event.start), 0.0, 1.0)
 
 
-def video_features(plan: VideoPlan, vocab: Vocabulary, dim: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+def video_features(
+    plan: VideoPlan, vocab: Vocabulary, dim: int, amplitude: float, rng: np.random.Generator
+) -> np.ndarray:
     """float32 (T, dim) features of one video."""
     rho = 0.8
     noise = rng.standard_normal((plan.num_steps, dim)).astype(np.float32)

@@ -65,10 +65,6 @@ class Vocabulary:
             table[class_id] = projection @ word_vectors[name] + 0.3 * table[class_id]
         return cls(word_vectors, visual, class_of, table)
 
-    def class_name(self, class_id: int) -> str:
-        names = {i: n for n, i in self.class_of.items()}
-        return names.get(class_id, f"class {class_id}")
-
     def token_features(self, text: str, rng: np.random.Generator, noise: float) -> np.ndarray:
         """float32 (L, text_dim): one noisy word vector per token of ``text``."""
         tokens = tokenize(text)

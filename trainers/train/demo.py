@@ -28,9 +28,10 @@ def demo_sections() -> dict:
     return yaml.safe_load(text)
 
 
-def prepare_demo(out: Path, track: str, seed: int = 0) -> Path:
+def prepare_demo(out: Path, track: str, seed: int = 0, videos: int = DEMO_VIDEOS,
+                 queries_per_video: float = DEMO_QUERIES_PER_VIDEO, steps: int = DEMO_STEPS) -> Path:
     """Generate (or reuse) the synthetic ``track`` dataset under ``out/data`` and write the demo
-    config next to it; returns the config path."""
+    config next to it; returns the config path. The sizes default to the demo's (tests shrink them)."""
     data = out / DATA_DIR
     marker = data / "synth.json"
     if marker.exists():
@@ -39,8 +40,8 @@ def prepare_demo(out: Path, track: str, seed: int = 0) -> Path:
             raise UserError(f"{data} holds a synthetic {options.get('track')!r} dataset, not {track!r}; "
                             "use another --out.")
     else:
-        generate_dataset(data, SynthOptions(track=track, videos=DEMO_VIDEOS, queries_per_video=DEMO_QUERIES_PER_VIDEO,
-                                            steps=DEMO_STEPS, seed=seed))
+        generate_dataset(data, SynthOptions(track=track, videos=videos, queries_per_video=queries_per_video,
+                                            steps=steps, seed=seed))
     document = read_yaml_document(data / "config.yaml")
     document.update(demo_sections())
     config = out / CONFIG_NAME

@@ -114,7 +114,7 @@ class Trainer:
         self.run_dir = Path(request.run_dir)
         configure_determinism(config.trainer.deterministic)
         set_cpu_threads(config.trainer.cpu_threads)
-        seed_everything(config.seed + ctx.rank)
+        seed_everything(config.seed)  # the same initial weights (and EMA copy) on every rank
         self.train_set = GroundingDataset.from_config(config.dataset, "train", seed=config.seed)
         val_records, val_source = split_records(config.dataset, "val")
         self.val_set = open_inference_dataset(config.dataset, val_records, val_source)
@@ -125,6 +125,7 @@ class Trainer:
             load_checkpoint_into(self.model, request.init)
         self.model.to(ctx.device)
         self.ema = ModelEma(self.model, config.trainer.ema_decay)
+        seed_everything(config.seed + ctx.rank)  # then rank-specific draws (drop-path)
         scale = ctx.world_size if config.trainer.scale_lr else 1
         self.optimizer = make_optimizer(self.model, OptimConfig(
             learning_rate=config.optim.learning_rate * scale, weight_decay=config.optim.weight_decay,
@@ -145,9 +146,13 @@ class Trainer:
         source = resume_source(request)
         if source is not None:
             self.resume_from(source)
+        # the VTM and object branches can sit idle for a batch, so unused parameters are expected
         self.ddp = (DistributedDataParallel(self.model, find_unused_parameters=True)
                     if ctx.distributed else self.model)
         self.logger = RunLogger(self.run_dir, enabled=ctx.is_main)
+        if source is not None:
+            self.logger.event("resume", self.progress.iteration, source=str(source), epoch=self.progress.epoch,
+                              restart=restart_count())
 
     def resume_from(self, path: Path) -> None:
         """Restore weights, EMA, optimiser, schedule, counters and RNG states from ``path``."""

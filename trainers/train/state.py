@@ -16,6 +16,7 @@ the layout the reference saves and loads.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,13 @@ STATE_FORMAT = "osgnet-bench/train-state"
 
 
 def rng_state() -> dict[str, Any]:
-    """Every random generator the training loop draws from."""
+    """Every random generator the training loop draws from, as tensors and plain values only, so
+    that a training state loads with ``torch.load(weights_only=True)``."""
+    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -43,8 +47,10 @@ def rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of :func:`rng_state` (CUDA states only when CUDA is present)."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    random.setstate(tuple(state["python"]))
+    saved = state["numpy"]
+    np.random.set_state((saved["name"], saved["keys"].numpy().astype(np.uint32), saved["pos"],
+                         saved["has_gauss"], saved["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -63,7 +69,13 @@ def save_training_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
 
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
     """Read a training-state file written by :func:`save_training_state`."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such training-state file.") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: not a readable training-state checkpoint ({reason}).") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise UserError(f"{path}: not an osgnet-bench training-state checkpoint (no 'format' marker).")
     return state

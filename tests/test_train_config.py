@@ -1,0 +1,135 @@
+"""The whole-run config: official YAMLs read unchanged, --set overrides, unknown keys, and the
+checks that run before any worker is spawned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from osgnet_bench.cli import cli
+from osgnet_bench.errors import UserError
+from trainers.config import apply_overrides, load_run_config, parse_run_config
+from trainers.train.demo import demo_sections, prepare_demo
+from trainers.train.launch import LaunchOptions, torchrun_command
+
+OFFICIAL = {
+    "Ego4D-NLQ/v2/ego4d_nlq_v2_multitask_finetune_2e-4.yaml": (2e-4, 2304, 512, None),
+    "Ego4D-NLQ/v2/ego4d_nlq_v2_egovideo_finetune_4e-4.yaml": (4e-4, 512, 1024, None),
+    "Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_256_finetune_2e-4.yaml": (2e-4, 256, 512, "goal_step"),
+    "goalstep/ego4d_goalstep_v2_baseline_2e-4.yaml": (2e-4, 2304, 512, "goal_step"),
+    "tacos/tacos_baseline_1e-4.yaml": (1e-4, 2304, 512, "goal_step"),
+    "tacos/tacos_c3d_glove_weight1_5e-5.yaml": (5e-5, 4096, 300, "goal_step"),
+}
+
+
+@pytest.fixture(scope="module")
+def demo_config(tmp_path_factory) -> Path:
+    """A tiny synthetic NLQ dataset with the demo model config."""
+    return prepare_demo(tmp_path_factory.mktemp("cfg"), "nlq", videos=6, queries_per_video=3, steps=48)
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_official_configs_are_read_unchanged(shared_reference, name):
+    config = load_run_config(shared_reference / "configs" / name)
+    lr, video_dim, text_dim, track = OFFICIAL[name]
+    assert config.optim.learning_rate == lr
+    assert config.optim.total_epochs == 10
+    assert (config.dataset.input_vid_dim, config.dataset.input_txt_dim) == (video_dim, text_dim)
+    assert config.track_name == track
+    assert config.clip_grad_l2norm == 1.0 and config.val_start_epoch == 2 and config.seed == 12345678
+    assert config.trainer.scale_lr and config.trainer.ema_decay == 0.999
+
+
+def test_overrides_are_yaml_typed_and_reach_lists():
+    document = {"opt": {"learning_rate": 1.0}, "model": {"stages": [{"n": 1}, {"n": 2}]}}
+    apply_overrides(document, ["opt.learning_rate=1e-4", "opt.warmup=false", "model.stages.1.n=7",
+                               "trainer.save_every=5", "loader.sizes=[1, 2]"])
+    assert document["opt"] == {"learning_rate": 1e-4, "warmup": False}
+    assert document["model"]["stages"] == [{"n": 1}, {"n": 7}]
+    assert document["trainer"] == {"save_every": 5}
+    assert document["loader"]["sizes"] == [1, 2]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("opt.learnig_rate=1", "unknown key.*opt.*learnig_rate"),
+    ("trainr.device=cpu", "unknown top-level key.*trainr"),
+    ("trainer.ema_decay=fast", "trainer.ema_decay. must be float"),
+    ("model.tasks.9=NLQ", "not an index"),
+    ("no_equals_sign", "expected KEY=VALUE"),
+    ("trainer.device=tpu", "trainer.device must be auto, cpu or cuda"),
+])
+def test_bad_overrides_are_clear_errors(demo_config, override, message):
+    with pytest.raises(UserError, match=message):
+        load_run_config(demo_config, [override])
+
+
+def test_dataset_paths_resolve_against_the_working_directory(tmp_path):
+    document = {**demo_sections(), "dataset": {"input_vid_dim": 64, "input_txt_dim": 32,
+                                               "video_feat_dir": "features/video"}}
+    config = parse_run_config(document, "doc", base_dir=tmp_path)
+    assert config.dataset.video_feat_dir == tmp_path / "features" / "video"
+    assert config.document["dataset"]["video_feat_dir"] == str(tmp_path / "features" / "video")
+
+
+def test_model_input_widths_win_over_dataset_widths(shared_reference):
+    config = load_run_config(shared_reference / "configs" / "tacos" / "tacos_c3d_glove_weight1_5e-5.yaml")
+    assert config.document["dataset"]["input_txt_dim"] == 512  # what the file says
+    assert config.dataset.input_txt_dim == 300  # what the GloVe text stem reads
+
+
+def test_torchrun_command_layouts():
+    single = torchrun_command(LaunchOptions(nproc_per_node=2, max_restarts=3), "m", ["--x"])
+    assert "--standalone" in single and "--nproc-per-node=2" in single and "--max-restarts=3" in single
+    assert single[-3:] == ["-m", "m", "--x"]
+    multi = torchrun_command(LaunchOptions(nproc_per_node=4, nnodes="2", rdzv_endpoint="host:29400"), "m", [])
+    assert "--rdzv-endpoint=host:29400" in multi and "--nnodes=2" in multi and "--standalone" not in multi
+    assert not LaunchOptions().uses_torchrun and LaunchOptions(nnodes="1").uses_torchrun
+
+
+def invoke(args: list[str]):
+    """Run the CLI in-process; a ``UserError`` ends up in ``result.exception``."""
+    return CliRunner().invoke(cli, args)
+
+
+def test_official_config_without_data_fails_before_spawning(shared_reference, tmp_path):
+    config = shared_reference / "configs" / "Ego4D-NLQ" / "v2" / "ego4d_nlq_v2_multitask_finetune_2e-4.yaml"
+    result = invoke(["train", "--config", str(config), "--nproc-per-node", "2", "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "ego4d_nlq_train_v2_label_lemma.jsonl" in str(result.exception) or "no such" in str(result.exception)
+    assert not (tmp_path / "run").exists()
+
+
+def test_feature_width_mismatch_is_reported(demo_config, tmp_path):
+    result = invoke(["train", "--config", str(demo_config), "--out", str(tmp_path / "run"),
+                     "--set", "model.video_encoder_cfg.0.layer_cfg.n_in=48"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UserError)
+    assert "64-d features" in str(result.exception) and "48" in str(result.exception)
+
+
+def test_checkpoint_that_does_not_fit_is_reported(demo_config, tmp_path):
+    config = load_run_config(demo_config, ["model.text_encoder_cfg.1.layer_num=2"])
+    from trainers.model.osgnet import OSGNet
+
+    torch.save({"epoch": 1, "state_dict": OSGNet(config.model).state_dict()}, tmp_path / "deeper.pth.tar")
+    for args in (["train", "--init", str(tmp_path / "deeper.pth.tar")],
+                 ["infer", "--checkpoint", str(tmp_path / "deeper.pth.tar"), "--out", str(tmp_path / "p.jsonl")]):
+        result = invoke([*args, "--config", str(demo_config), "--nproc-per-node", "2",
+                         *(["--out", str(tmp_path / "run")] if args[0] == "train" else [])])
+        assert isinstance(result.exception, UserError)
+        assert "does not match the model config" in str(result.exception)
+        assert "text_encoder" in str(result.exception)
+    assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "run").exists()
+
+
+def test_unknown_config_key_in_a_file(tmp_path, demo_config):
+    document = yaml.safe_load(demo_config.read_text())
+    document["opt"]["lerning_rate"] = 1.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(document))
+    result = invoke(["train", "--config", str(bad), "--out", str(tmp_path / "run")])
+    assert isinstance(result.exception, UserError) and "lerning_rate" in str(result.exception)
