@@ -17,8 +17,10 @@ code paths, so library pages do not count. The reference baseline gets one run a
 once it has used ``--baseline-budget`` CPU seconds; the table then shows bounds (``>``, ``>=``):
 the CPU time and the peak memory (VmHWM) it had reached. Usage::
 
-    python bench/scan.py            # L = 256, 1024, 2560 (about 10 minutes)
-    python bench/scan.py --quick    # L = 256, 1024, shorter reference timeout
+    python bench/scan.py            # L = 256, 1024, 2560 (about 7 CPU minutes, most of them
+                                    # the reference baseline's two stopped runs)
+    python bench/scan.py --quick    # L = 256, 1024, reference stopped after 60 CPU s
+    python bench/scan.py --lengths 1024 2560 --passes forward+backward --baseline-budget 600
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Measurement:
     """One subprocess's result; ``finished`` is False when it was stopped at the CPU budget."""
 
     seconds: float
-    peak_mib: float | None
+    peak_mib: float
     finished: bool
 
 
@@ -58,6 +60,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--baseline-budget", type=float, help="CPU seconds after which the "
                         "reference baseline is stopped (default 150, 60 with --quick)")
+    parser.add_argument("--passes", nargs="+", choices=MODES, default=list(MODES),
+                        help="what to time: forward, forward+backward or both")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "MODE", "L"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -66,17 +70,34 @@ def main() -> None:
         return
     lengths = args.lengths or ([256, 1024] if args.quick else [256, 1024, 2560])
     budget = args.baseline_budget or (60.0 if args.quick else 150.0)
+    check_agreement()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads {args.threads}, "
           f"batch {args.batch}, d_inner {args.d_inner}, d_state {args.d_state}, float32; "
           f"CPU seconds; reference baseline stopped after {budget:.0f} CPU s", flush=True)
     rows = []
     for length in lengths:
-        for mode in MODES:
+        for mode in args.passes:
             results = {impl: measure(impl, mode, length, args, budget if impl == "reference"
                                      else None) for impl in IMPLEMENTATIONS}
             rows.append(format_row(length, mode, results))
             print(" | ".join(rows[-1]), flush=True)
     print_table(rows)
+
+
+def check_agreement() -> None:
+    """Stop unless the three implementations give the same outputs and gradients (float64)."""
+    import torch
+
+    from trainers.model.selective_scan import torch_selective_scan
+
+    results = []
+    for scan in (torch_selective_scan, stepwise_scan, reference_layout_scan):
+        inputs = [t.detach().double().requires_grad_() for t in random_inputs(2, 8, 4, 37)]
+        y = scan(*inputs)
+        results.append([y, *torch.autograd.grad(y.square().sum(), inputs)])
+    for other in results[1:]:
+        for ours, theirs in zip(results[0], other):
+            torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-9)
 
 
 def measure(impl: str, mode: str, length: int, args: argparse.Namespace,
@@ -128,11 +149,10 @@ def format_row(length: int, mode: str, results: dict[str, Measurement]) -> list[
         return f"{m.seconds:.3f}" if m.finished else f">{m.seconds:.0f}"
 
     def ratio(m: Measurement) -> str:
-        return f"{m.seconds / ours.seconds:.1f}x" if m.finished else f">{m.seconds / ours.seconds:.0f}x"
+        speedup = m.seconds / ours.seconds
+        return f"{speedup:.1f}x" if m.finished else f">{speedup:.0f}x"
 
     def memory(m: Measurement) -> str:
-        if m.peak_mib is None:
-            return "?"
         return f"{m.peak_mib:.0f}" if m.finished else f">={m.peak_mib:.0f}"
 
     return [str(length), mode, seconds(ours), seconds(results["stepwise"]),

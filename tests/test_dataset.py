@@ -139,6 +139,16 @@ def test_cache_and_video_grouping_do_not_change_samples(config, train):
     assert len(train._cache) > 0 and len(naive._cache) == 0
 
 
+def test_cache_respects_its_count_and_byte_budgets(config):
+    by_count = GroundingDataset.from_config(config, "train", cache_videos=2)
+    by_bytes = GroundingDataset.from_config(config, "train", cache_megabytes=0.03)  # one 96x64 video is 24 KiB
+    for index in VideoGroupedSampler(by_count, seed=0):
+        by_count[index], by_bytes[index]
+    assert len(by_count._cache) == 2
+    assert len(by_bytes._cache) == 1
+    assert by_bytes._cached_bytes == next(iter(by_bytes._cache.values())).nbytes
+
+
 def test_two_workers_give_the_same_samples_as_zero(train):
     plain = {s["query_id"]: s for batch in make_data_loader(train, 3, 0, training=False) for s in batch}
     forked = {s["query_id"]: s for batch in make_data_loader(train, 3, 2, training=False) for s in batch}

@@ -247,3 +247,24 @@ def test_synth_command_writes_and_refuses_to_overwrite(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         main(["synth", "--track", "nlq", "--out", str(tmp_path / "x"), "--videos", "2"])
     assert bad.value.code == 1 and "--videos must be at least 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("track_name", "raw_name", "split", "jsonl_name"),
+    [
+        ("nlq", "nlq_val.json", None, "ego4d_nlq_val_v2.jsonl"),
+        ("nlq", "nlq_test_unannotated.json", None, "ego4d_nlq_test_v2.jsonl"),
+        ("goalstep", "goalstep_valid.json", None, "ego4d_goal_step_val_v2.jsonl"),
+        ("tacos", "tacos.json", "test", "test.jsonl"),
+    ],
+)
+def test_the_project_converter_turns_the_raw_files_into_the_same_jsonl(generated, track_name, raw_name, split,
+                                                                       jsonl_name):
+    from osgnet_bench.annotations.convert import records_to_jsonl_rows
+    from osgnet_bench.annotations.load import load_annotations
+    from osgnet_bench.tracks import get_track
+
+    track = get_track(track_name)
+    root = generated[track_name] / "annotations"
+    records = load_annotations(root / raw_name, track, split=split)
+    assert records_to_jsonl_rows(records, track) == _jsonl(root / jsonl_name)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from trainers.data.config import PATH_KEYS, DatasetConfig
 from trainers.model.config import ModelConfig, parse_model_config
 
 DEFAULT_SEED = 12345678
+SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 IGNORED_TOP_KEYS = frozenset({"dataset_name", "devices", "train_split", "val_split", "model_name", "output_folder"})
 READ_TOP_KEYS = frozenset({"dataset", "model", "opt", "loader", "train_cfg", "test_cfg", "init_rand_seed",
                            "track", "trainer"})
@@ -205,16 +207,23 @@ def apply_overrides(document: dict, overrides: list[str] | tuple[str, ...]) -> d
         key, sep, raw_value = text.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--set {text!r}: expected KEY=VALUE, e.g. --set opt.learning_rate=1e-4.")
-        try:
-            value = yaml.safe_load(raw_value)
-        except yaml.YAMLError:
-            raise UserError(f"--set {text!r}: the value {raw_value!r} is not valid YAML.") from None
+        value = _override_value(raw_value, text)
         parts = key.strip().split(".")
         node: Any = document
         for depth, part in enumerate(parts[:-1]):
             node = _child(node, part, parts[: depth + 1], text)
         _assign(node, parts[-1], value, text)
     return document
+
+
+def _override_value(raw_value: str, text: str) -> Any:
+    """The YAML value of an override; ``1e-4`` is a float too (YAML 1.1 would keep it a string)."""
+    if SCIENTIFIC.fullmatch(raw_value.strip()):
+        return float(raw_value)
+    try:
+        return yaml.safe_load(raw_value)
+    except yaml.YAMLError:
+        raise UserError(f"--set {text!r}: the value {raw_value!r} is not valid YAML.") from None
 
 
 def _child(node: Any, part: str, path: list[str], text: str) -> Any:

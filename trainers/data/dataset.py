@@ -56,12 +56,24 @@ class DecodedVideo:
     def num_steps(self) -> int:
         return int(self.feats.shape[1])
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the decoded tensors and detections."""
+        tensors = [self.feats, *self.query_feats.values()] + ([self.shots] if self.shots is not None else [])
+        total = sum(t.nelement() * t.element_size() for t in tensors)
+        if self.detections is not None:
+            detections = self.detections
+            total += detections.step_ptr.nbytes + detections.class_ids.nbytes + detections.scores.nbytes
+        return total
+
 
 class GroundingDataset(Dataset):
     """Map-style dataset: item ``i`` is the sample of query ``records[i]``.
 
     ``training`` enables the ``max_seq_len`` check and temporal jittering (if configured).
-    ``cache_videos`` is the number of decoded videos each process keeps (0 decodes every time).
+    Each process keeps at most ``cache_videos`` decoded videos (0 decodes every time) and, beyond
+    the most recent one, at most ``cache_megabytes`` of their tensors (long GoalStep videos are
+    over 100 MB each).
     Random choices (jitter, the ``mul_query_input`` subset) depend only on (seed, epoch, index),
     so samples are identical whatever the worker count and order.
     """
@@ -73,6 +85,7 @@ class GroundingDataset(Dataset):
         sources: FeatureSources,
         training: bool,
         cache_videos: int = 16,
+        cache_megabytes: float = 1024.0,
         seed: int = 0,
         source: str = "annotations",
     ) -> None:
@@ -81,6 +94,7 @@ class GroundingDataset(Dataset):
         self.sources = sources
         self.training = training
         self.cache_videos = cache_videos
+        self.cache_bytes = int(cache_megabytes * 2**20)
         self.seed = seed
         self._epoch = multiprocessing.RawValue("q", 0)  # shared with forked DataLoader workers
         self.video_queries: dict[str, list[int]] = {}
@@ -88,6 +102,7 @@ class GroundingDataset(Dataset):
             self.video_queries.setdefault(record.video_id, []).append(index)
         self._label_choices = [_label_choices(r, source) for r in self.records]
         self._cache: OrderedDict[str, DecodedVideo] = OrderedDict()
+        self._cached_bytes = 0
         check_sources(sources, self.records, self._label_choices, config, source)
 
     @classmethod
@@ -190,8 +205,11 @@ class GroundingDataset(Dataset):
         video = self._decode(video_id)
         if self.cache_videos > 0:
             self._cache[video_id] = video
-            while len(self._cache) > self.cache_videos:
-                self._cache.popitem(last=False)
+            self._cached_bytes += video.nbytes
+            while len(self._cache) > self.cache_videos or (
+                len(self._cache) > 1 and self._cached_bytes > self.cache_bytes
+            ):
+                self._cached_bytes -= self._cache.popitem(last=False)[1].nbytes
         return video
 
     def _decode(self, video_id: str) -> DecodedVideo:
@@ -214,6 +232,7 @@ class GroundingDataset(Dataset):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_cache"] = OrderedDict()
+        state["_cached_bytes"] = 0
         return state
 
 

@@ -179,7 +179,7 @@ class _StepwiseScan(torch.autograd.Function):
         states, adjoint, through_decay = (torch.empty_like(decay) for _ in range(3))
         decay_rows, adjoint_rows = decay.unbind(0), adjoint.unbind(0)
         # exp(Δ A) ⊙ λ at the first step of the chunk after the current one
-        carried = torch.zeros_like(checkpoints[0])
+        carried = u.new_zeros(batch, d_inner, A.shape[1])
         chunks = _chunks(length, ctx.chunk_size)
         for index in reversed(range(len(chunks))):
             steps = chunks[index]

@@ -258,10 +258,12 @@ class Trainer:
     def validate(self, epoch: int) -> dict[str, float]:
         """The track's metrics of the EMA weights (what is saved) on the whole validation split."""
         batch_size = self.config.trainer.eval_batch_size or self.batch_size
+        started = time.perf_counter()
         predictions = predict(self.ema.module, self.val_set, self.ctx, batch_size)
+        rate = len(predictions) / (time.perf_counter() - started)
         metrics = score(predictions, self.gt_records, self.track, self.gt_source) if self.ctx.is_main else {}
         metrics = gather_objects(metrics, self.ctx)[0]
-        self.logger.event("val", self.progress.iteration, epoch=epoch, **metrics)
+        self.logger.event("val", self.progress.iteration, epoch=epoch, queries_per_s=rate, **metrics)
         if self.ctx.is_main and self.request.progress:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
             tqdm.write(f"epoch {epoch + 1}: {shown}")
