@@ -11,9 +11,9 @@ Implementations (all with D, z, delta_bias and softplus, as the bidirectional Ma
 
 Every measurement runs in a fresh single-threaded subprocess. Times are CPU seconds of that
 process (``time.process_time``), best of ``--repeats`` runs: on a shared machine they vary far
-less than wall-clock times. Peak memory is the process's RSS high-water mark (``ru_maxrss``)
-above the RSS it had right before the first timed run; a tiny warm-up run before that loads the
-code paths, so library pages do not count. The reference baseline gets one run and is stopped
+less than wall-clock times. Peak memory is the process's RSS high-water mark (VmHWM, reset just
+before the first timed run) above the RSS it had at that moment; a tiny warm-up run before that
+loads the code paths, so library pages do not count. Linux only (it reads /proc). The reference baseline gets one run and is stopped
 once it has used ``--baseline-budget`` CPU seconds; the table then shows bounds (``>``, ``>=``):
 the CPU time and the peak memory (VmHWM) it had reached. Usage::
 
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -88,10 +87,8 @@ def check_agreement() -> None:
     """Stop unless the three implementations give the same outputs and gradients (float64)."""
     import torch
 
-    from trainers.model.selective_scan import torch_selective_scan
-
     results = []
-    for scan in (torch_selective_scan, stepwise_scan, reference_layout_scan):
+    for scan in (our_scan, stepwise_scan, reference_layout_scan):
         inputs = [t.detach().double().requires_grad_() for t in random_inputs(2, 8, 4, 37)]
         y = scan(*inputs)
         results.append([y, *torch.autograd.grad(y.square().sum(), inputs)])
@@ -115,7 +112,7 @@ def measure(impl: str, mode: str, length: int, args: argparse.Namespace,
     while process.poll() is None:
         used = cpu_seconds(process.pid) - start["cpu_s"]
         if cpu_budget is not None and used > cpu_budget:
-            high_water_kib = read_high_water_kib(process.pid)
+            high_water_kib = read_memory_kib(process.pid, "VmHWM")
             process.kill()
             process.wait()
             peak = (high_water_kib - start["rss_kib"]) / 1024
@@ -133,12 +130,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def read_high_water_kib(pid: int) -> int:
-    """Peak RSS (VmHWM) of a running process in KiB (Linux /proc)."""
+def read_memory_kib(pid: int, field: str) -> int:
+    """A memory field of /proc/PID/status in KiB: VmRSS (now) or VmHWM (peak since reset)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
 def format_row(length: int, mode: str, results: dict[str, Measurement]) -> list[str]:
@@ -174,11 +171,8 @@ def run_worker(impl: str, mode: str, length: int, args: argparse.Namespace) -> N
     result last."""
     import torch
 
-    from trainers.model.selective_scan import torch_selective_scan
-
     torch.set_num_threads(args.threads)
-    scan = {"ours": torch_selective_scan, "stepwise": stepwise_scan,
-            "reference": reference_layout_scan}[impl]
+    scan = {"ours": our_scan, "stepwise": stepwise_scan, "reference": reference_layout_scan}[impl]
     inputs = random_inputs(args.batch, args.d_inner, args.d_state, length)
     grad_y = torch.randn(args.batch, args.d_inner, length)
 
@@ -190,19 +184,21 @@ def run_worker(impl: str, mode: str, length: int, args: argparse.Namespace) -> N
             y.backward(grad)
 
     run(random_inputs(args.batch, args.d_inner, args.d_state, 8), grad_y[..., :8])
-    start_kib = max_rss_kib()
+    reset_high_water()
+    start_kib = read_memory_kib(os.getpid(), "VmRSS")
     print(json.dumps({"rss_kib": start_kib, "cpu_s": time.process_time()}), flush=True)
     best = float("inf")
     for _ in range(1 if impl == "reference" else args.repeats):
         started = time.process_time()
         run(inputs, grad_y)
         best = min(best, time.process_time() - started)
-    print(json.dumps({"cpu_s": best, "peak_mib": (max_rss_kib() - start_kib) / 1024}))
+    peak_kib = read_memory_kib(os.getpid(), "VmHWM") - start_kib
+    print(json.dumps({"cpu_s": best, "peak_mib": peak_kib / 1024}))
 
 
-def max_rss_kib() -> int:
-    """This process's RSS high-water mark in KiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def reset_high_water() -> None:
+    """Reset this process's RSS high-water mark (VmHWM) to its current RSS (Linux >= 4.0)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def random_inputs(batch: int, d_inner: int, d_state: int, length: int) -> list:
@@ -227,6 +223,13 @@ def _gate(y, u, D, z):
     import torch.nn.functional as F
 
     return (y + D[:, None] * u) * F.silu(z)
+
+
+def our_scan(u, delta, A, B, C, D, z, delta_bias):
+    """Ours, with the baselines' arguments (softplus on)."""
+    from trainers.model.selective_scan import torch_selective_scan
+
+    return torch_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)
 
 
 def stepwise_scan(u, delta, A, B, C, D, z, delta_bias):

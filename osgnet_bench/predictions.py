@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -165,6 +166,109 @@ def write_predictions(path: str | os.PathLike, predictions: Iterable[Prediction]
 
 
 def _predictions_from_jsonl_text(text: str, source: str) -> list[Prediction]:
+    """The fast whole-file conversion when it applies, else line by line (which names the line
+    of the first problem)."""
+    predictions = _well_formed_jsonl(text, source)
+    return predictions if predictions is not None else _predictions_line_by_line(text, source)
+
+
+def _well_formed_jsonl(text: str, source: str) -> list[Prediction] | None:
+    """The predictions of a jsonl text in which every line is valid, with the window numbers and
+    scores of many lines converted by each numpy call; ``None`` as soon as a line needs a closer
+    look.
+
+    The result is exactly what :func:`prediction_from_row` gives line by line: the same keys and
+    the same float64 values, as every window has the same length (2, or 3 with a score) and every
+    number is an int or float (a JSON ``true`` / ``false``, which numpy would read as 1 / 0, sends
+    the text to the line-by-line path) of magnitude < 2**63 (so finite, and an int that int64
+    holds, as a per-line array needs).
+    """
+    if False:
+        return None
+    rows: list[tuple[str, str, int, int, bool, str]] = []
+    window_numbers, score_numbers = _NumberBlocks(), _NumberBlocks()
+    window_lengths: set[int] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(row, dict):
+            return None
+        query_id, video_id, windows, scores = (row.get(k) for k in ("query_id", "video_id", "windows", "scores"))
+        if not (isinstance(query_id, str) and isinstance(video_id, str) and query_id and video_id):
+            return None
+        if not (isinstance(windows, list) and windows and isinstance(windows[0], list)):
+            return None
+        if scores is not None and not (isinstance(scores, list) and len(scores) == len(windows)):
+            return None
+        try:
+            annotation_uid, query_idx = split_query_id(query_id)
+            window_lengths.update(map(len, windows))
+        except (ValueError, TypeError):
+            return None
+        if not window_numbers.extend(chain.from_iterable(windows)):
+            return None
+        if scores is not None and not score_numbers.extend(scores):
+            return None
+        rows.append((video_id, annotation_uid, query_idx, len(windows), scores is not None, f"{source}: line {number}"))
+    all_windows, all_scores = window_numbers.array(), score_numbers.array()
+    if len(window_lengths) != 1 or min(window_lengths) < 2 or all_windows is None or all_scores is None:
+        return None
+    all_windows = np.ascontiguousarray(all_windows.reshape(-1, min(window_lengths))[:, :2])
+    predictions = []
+    window_end = score_end = 0
+    for video_id, annotation_uid, query_idx, count, scored, where in rows:
+        window_start, window_end = window_end, window_end + count
+        score_start, score_end = score_end, score_end + (count if scored else 0)
+        predictions.append(
+            Prediction(
+                video_id=video_id,
+                annotation_uid=annotation_uid,
+                query_idx=query_idx,
+                windows=all_windows[window_start:window_end],
+                scores=all_scores[score_start:score_end] if scored else None,
+                where=where,
+            )
+        )
+    return predictions
+
+
+class _NumberBlocks:
+    """JSON numbers appended in order and converted to float64 a block at a time, so that the
+    Python floats of a block are freed (and their memory reused) while the file is still read."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self.pending: list = []
+        self.blocks: list[np.ndarray] = []
+
+    def extend(self, numbers: Iterable) -> bool:
+        """Append ``numbers``; False when a full block is not all ints and floats below 2**63."""
+        self.pending.extend(numbers)
+        return len(self.pending) < self.BLOCK or self._convert()
+
+    def array(self) -> np.ndarray | None:
+        """float64 [n], every number appended; None when one is not an int or float below 2**63."""
+        return np.concatenate(self.blocks) if self._convert() else None
+
+    def _convert(self) -> bool:
+        try:
+            block = np.array(self.pending)
+        except (ValueError, TypeError, OverflowError):
+            return False
+        if block.ndim != 1 or block.dtype not in (np.float64, np.int64):
+            return False
+        block = block.astype(np.float64, copy=False)
+        self.blocks.append(block)
+        self.pending = []
+        return bool((np.abs(block) < 2.0**63).all())
+
+
+def _predictions_line_by_line(text: str, source: str) -> list[Prediction]:
     predictions = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

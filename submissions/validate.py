@@ -4,7 +4,8 @@ Two layers, both reported as :class:`Problem` objects (``submissions.problems``)
 such as ``results[12].predicted_times[3][1]``:
 
 1. the JSON Schema shipped in ``submissions/schemas``, with a strict type checker
-   (``submissions.schema_check``);
+   (``submissions.schema_check``; a plain-Python pass accepts a valid file, and jsonschema only
+   describes the violations of a file that pass rejects);
 2. checks against the track and, when given, the ground-truth or test query list
    (``submissions.query_checks``).
 
@@ -42,7 +43,6 @@ from submissions.query_checks import (
 )
 from submissions.schema_check import (
     MAX_WINDOWS,
-    StrictValidator,
     describe_value,
     load_schema,
     schema_name,
@@ -57,7 +57,6 @@ __all__ = [
     "PathPart",
     "Problem",
     "Severity",
-    "StrictValidator",
     "ValidationReport",
     "describe_key",
     "describe_value",

@@ -33,7 +33,10 @@ READ_MODEL_KEYS = frozenset({
     "nlq_heads_cfg", "vtm_heads_cfg", "regression_range", "max_buffer_len_factor",
     "scale_factor", "fpn_start_level", "max_seq_len", "quirks",
 })
-SUPPORTED_MAMBA_ARCH = ["bimamba1", "mlp", "obj"]
+# ``mamba_arch`` of the released finetune configs (object branch) and of the narration
+# pre-training configs (``none``: no object attention, no gate)
+MAMBA_ARCH_WITH_OBJECTS = ["bimamba1", "mlp", "obj"]
+MAMBA_ARCH_WITHOUT_OBJECTS = ["bimamba1", "mlp", "none"]
 REFERENCE_DEFAULT_REGRESSION_RANGE = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000))
 
 
@@ -88,6 +91,7 @@ class ModelConfig:
     fpn_downsample: int
     text_abs_pe: bool
     regression_range: tuple[tuple[float, float], ...]
+    object_branch: bool = True  # ObjectMamba blocks fuse objects (False: ``mamba_arch[2] == none``)
     scale_factor: int = 2
     fpn_start_level: int = 0
     max_buffer_len_factor: float = 4.0
@@ -224,6 +228,9 @@ def _check_width(cfg: _Section, embed_dim: int) -> None:
 def parse_model_config(raw: dict, source: str = "<config>") -> ModelConfig:
     """Build a ModelConfig from an already-parsed official YAML document."""
     root = _Section(source, "", raw)
+    if raw.get("model_name", "MultiTaskArch") != "MultiTaskArch":
+        raise UserError(f"{source}: `model_name` is {raw['model_name']!r}; only MultiTaskArch (OSGNet) "
+                        "configs can be built (the reference registers no other model either).")
     model = root.section("model")
     unknown = sorted(set(model.value) - READ_MODEL_KEYS - DEAD_MODEL_KEYS)
     if unknown:
@@ -246,9 +253,10 @@ def parse_model_config(raw: dict, source: str = "<config>") -> ModelConfig:
     for cfg in (video_cfg, text_cfg, object_cfg, fpn_cfg):
         _check_width(cfg, embed_dim)
     arch = video_cfg.get("mamba_arch", list, ["mamba1", "mlp"])
-    if arch != SUPPORTED_MAMBA_ARCH:
+    if arch not in (MAMBA_ARCH_WITH_OBJECTS, MAMBA_ARCH_WITHOUT_OBJECTS):
         raise UserError(f"{source}: `{video_cfg.path}.mamba_arch` is {arch}; only "
-                        f"{SUPPORTED_MAMBA_ARCH} (the released OSGNet) is supported.")
+                        f"{MAMBA_ARCH_WITH_OBJECTS} (the released OSGNet) and "
+                        f"{MAMBA_ARCH_WITHOUT_OBJECTS} (its narration pre-training) are supported.")
     num_heads = video_cfg.get("n_head", int, 4)
     for cfg, heads in ((text_cfg, text_cfg.get("n_head", int)), (fpn_cfg, fpn_cfg.get("n_head", int)),
                        (object_cfg, object_cfg.get("n_head", int, 4))):
@@ -311,6 +319,7 @@ def parse_model_config(raw: dict, source: str = "<config>") -> ModelConfig:
         fpn_downsample=strides[0],
         text_abs_pe=text_stage.get("use_abs_pe", bool, False),
         regression_range=regression_range,
+        object_branch=arch == MAMBA_ARCH_WITH_OBJECTS,
         scale_factor=model.get("scale_factor", int, 2),
         fpn_start_level=model.get("fpn_start_level", int, 0),
         max_buffer_len_factor=model.get("max_buffer_len_factor", float, 4.0),

@@ -74,11 +74,12 @@ class ObjectEncoder(StagedEncoder):
 
 class VideoEncoder(StagedEncoder):
     """Video ``[B, D_vid, T0]`` (mask ``[B, 1, T0]``) -> level-0 features ``[B, C, T0]``:
-    conv stem, + position table (always), then ObjectMambaBlocks fusing objects and text."""
+    conv stem, + position table (always), then ObjectMambaBlocks fusing objects (unless the config
+    has no object branch) and text."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(conv_stem(config.video_stem), [
-            ObjectMambaBlock(config.embed_dim, config.num_heads, config.video_path_pdrop)
+            ObjectMambaBlock(config.embed_dim, config.num_heads, config.video_path_pdrop, config.object_branch)
             for _ in range(config.num_video_blocks)])
 
     def forward(self, video: torch.Tensor, mask: torch.Tensor, pos_table: torch.Tensor,

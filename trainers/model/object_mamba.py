@@ -1,5 +1,6 @@
 """ObjectMambaBlock: bidirectional Mamba over the video, then object and text cross-attention
-fused by a learned gate (reference ``mamba_arch: [bimamba1, mlp, obj]``)."""
+fused by a learned gate (reference ``mamba_arch: [bimamba1, mlp, obj]``); without the object
+branch (``[bimamba1, mlp, none]``, narration pre-training) only the text path remains."""
 
 from __future__ import annotations
 
@@ -24,27 +25,34 @@ class ObjectMambaBlock(nn.Module):
     e. g = sigmoid(MLP_gate(LN_gate([v_o; v_t]) * m)); out = g*v_o + (1 - g)*v_t
 
     One ``drop_path_attn`` (one layer scale) serves steps b, c and d, as in the reference (B4).
+    With ``object_branch=False`` the modules of steps c and e are not built and out = v_t.
     """
 
-    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1) -> None:
+    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1,
+                 object_branch: bool = True) -> None:
         super().__init__()
+        self.object_branch = object_branch
         self.ln1 = LayerNorm(channels)
         self.ln2 = LayerNorm(channels)
-        self.ln_obj_mlp = LayerNorm(channels)
-        self.ln_gate_mlp = LayerNorm(2 * channels)
+        if object_branch:
+            self.ln_obj_mlp = LayerNorm(channels)
+            self.ln_gate_mlp = LayerNorm(2 * channels)
         self.mamba = BiMamba(channels)
         self.ln_mamba = LayerNorm(channels)
         self.mamba_mlp = mlp(channels, 4 * channels)
-        self.obj_attn = ObjectSlotAttention(channels, num_heads)
-        self.ln_obj = LayerNorm(channels)
+        if object_branch:
+            self.obj_attn = ObjectSlotAttention(channels, num_heads)
+            self.ln_obj = LayerNorm(channels)
         self.cross_attn = MaskedMHA(channels, num_heads)
         self.ln3 = LayerNorm(channels)
         self.mlp = mlp(channels, 4 * channels)
-        self.obj_mlp = mlp(channels, 4 * channels)
-        self.gate_mlp = mlp(2 * channels, 4 * channels, channels)
+        if object_branch:
+            self.obj_mlp = mlp(channels, 4 * channels)
+            self.gate_mlp = mlp(2 * channels, 4 * channels, channels)
         self.drop_path_attn = residual_scale(channels, path_pdrop)
         self.drop_path_mlp = residual_scale(channels, path_pdrop)
-        self.drop_path_obj_mlp = residual_scale(channels, path_pdrop)
+        if object_branch:
+            self.drop_path_obj_mlp = residual_scale(channels, path_pdrop)
         self.drop_path_mamba = residual_scale(channels, path_pdrop)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor,
@@ -56,7 +64,7 @@ class ObjectMambaBlock(nn.Module):
         u = h + self.drop_path_attn(self.mamba_mlp(self.ln1(h)) * m)
 
         object_branch = u
-        if objects is not None:
+        if self.object_branch and objects is not None:
             attended, _ = self.obj_attn(self.ln_obj(u), m, self.ln_obj(objects), object_mask)
             object_branch = u * m + self.drop_path_attn(attended)
             object_branch = object_branch + self.drop_path_obj_mlp(
@@ -68,5 +76,7 @@ class ObjectMambaBlock(nn.Module):
             text_branch = u * m + self.drop_path_attn(attended)
             text_branch = text_branch + self.drop_path_mlp(self.mlp(self.ln2(text_branch)) * m)
 
+        if not self.object_branch:
+            return text_branch
         gate = torch.sigmoid(self.gate_mlp(self.ln_gate_mlp(torch.cat([object_branch, text_branch], 1)) * m))
         return gate * object_branch + (1 - gate) * text_branch

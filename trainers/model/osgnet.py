@@ -74,7 +74,7 @@ class OSGNet(nn.Module):
         batch = collate(samples, t0, self.config.object_stem.in_dim, self.device)
         text = self.text_encoder(batch.text, batch.text_mask, self.pos_embd)
         objects = None
-        if batch.objects is not None:
+        if batch.objects is not None and self.config.object_branch:
             objects = self.obj_encoder(batch.objects, batch.object_mask, text, batch.text_mask)
         video = self.video_encoder(batch.video, batch.video_mask, self.pos_embd, objects,
                                    batch.object_mask, text, batch.text_mask)

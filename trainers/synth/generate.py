@@ -6,6 +6,8 @@ Layout of ``out``::
     features/video_lmdb  features/text_lmdb  features/object_lmdb  (LMDB stores)
     features/classnames.pt  features/lavila/{video_id}.json
     config.yaml    official-layout config pointing at all of the above (absolute paths)
+    pretrain.yaml  with ``narrations`` > 0 (NLQ only): the narration pre-training config, reading
+                   annotations/format_unique_pretrain_data_v2.jsonl and features/narration_text_lmdb
     synth.json     the options, the counts and the files
 
 Everything is a function of the options (seed included): the same options give the same bytes
@@ -28,6 +30,7 @@ from trainers.data.stores import save_class_table, write_object_store, write_tex
 from trainers.synth.annotated import AnnotationFiles, SynthQuery, SynthVideo, new_uid
 from trainers.synth.config_file import max_seq_len_for, synth_config, write_config
 from trainers.synth.goalstep_files import write_goalstep
+from trainers.synth.narrations import PRETRAIN_CONFIG_NAME, pretrain_config, write_narrations
 from trainers.synth.nlq_files import write_nlq
 from trainers.synth.profiles import PROFILES
 from trainers.synth.queries import query_labels, query_sentence, template_words
@@ -56,6 +59,7 @@ class SynthOptions:
     class_dim: int = 32
     amplitude: float = 2.0
     text_noise: float = 0.2
+    narrations: int = 0  # NaQ-style narrations per training clip (NLQ only; 0: none)
 
     def check(self) -> None:
         if self.track not in PROFILES:
@@ -67,6 +71,11 @@ class SynthOptions:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}.")
         if self.steps < 32:
             raise UserError(f"--steps must be at least 32, got {self.steps}.")
+        if self.narrations < 0:
+            raise UserError(f"--narrations must be 0 or more, got {self.narrations}.")
+        if self.narrations and self.track != "nlq":
+            raise UserError(f"--narrations makes NaQ pre-training data, which exists for NLQ clips only; "
+                            f"got --track {self.track}.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class SynthResult:
     out: Path
     config: Path
     counts: dict[str, dict[str, int]]  # split -> {"videos": n, "queries": m}
+    pretrain_config: Path | None = None  # the narration pre-training config, when narrations were made
 
 
 def generate_dataset(out: str | Path, options: SynthOptions) -> SynthResult:
@@ -89,21 +99,31 @@ def generate_dataset(out: str | Path, options: SynthOptions) -> SynthResult:
     videos = [v for split in splits.values() for v in split]
     max_shots = _write_features(out / "features", videos, annotations, vocab, options)
     config_path = out / "config.yaml"
-    write_config(config_path, synth_config(
+    document = synth_config(
         _dataset_section(out / "features", annotations, videos, options), options.video_dim, options.text_dim,
         options.class_dim, max_shots, max(len(v.queries) for v in videos), CONFIG_TRACK[options.track],
-    ))
-    counts = {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()}
-    write_json(out / "synth.json", {
+    )
+    write_config(config_path, document)
+    summary = {
         "options": asdict(options),
-        "counts": counts,
+        "counts": {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()},
         "config": config_path.name,
         "annotations": {split: {"raw": str(annotations.raw[split].relative_to(out)),
                                 "jsonl": str(annotations.jsonl[split].relative_to(out)),
                                 "lemma_jsonl": str(annotations.lemma_jsonl[split].relative_to(out))}
                         for split in splits},
-    }, indent=2)
-    return SynthResult(out, config_path, counts)
+    }
+    pretrain_path = None
+    if options.narrations:
+        jsonl, store = write_narrations(out / "annotations", out / "features", splits["train"], options.narrations,
+                                        PROFILES[options.track].fps, vocab, options.text_noise,
+                                        _rng(options, "narrations"))
+        pretrain_path = out / PRETRAIN_CONFIG_NAME
+        write_config(pretrain_path, pretrain_config(document, jsonl, store))
+        summary["pretrain"] = {"config": pretrain_path.name, "jsonl": str(jsonl.relative_to(out)),
+                               "narrations": options.narrations * len(splits["train"])}
+    write_json(out / "synth.json", summary, indent=2)
+    return SynthResult(out, config_path, summary["counts"], pretrain_path)
 
 
 def _write_features(features: Path, videos: list[SynthVideo], annotations: AnnotationFiles,
