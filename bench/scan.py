@@ -13,9 +13,10 @@ Every measurement runs in a fresh single-threaded subprocess. Times are CPU seco
 process (``time.process_time``), best of ``--repeats`` runs: on a shared machine they vary far
 less than wall-clock times. Peak memory is the process's RSS high-water mark (VmHWM, reset just
 before the first timed run) above the RSS it had at that moment; a tiny warm-up run before that
-loads the code paths, so library pages do not count. Linux only (it reads /proc). The reference baseline gets one run and is stopped
-once it has used ``--baseline-budget`` CPU seconds; the table then shows bounds (``>``, ``>=``):
-the CPU time and the peak memory (VmHWM) it had reached. Usage::
+loads the code paths, so library pages do not count. Linux only (it reads /proc). The
+reference baseline gets one run and is stopped once it has used ``--baseline-budget`` CPU
+seconds; the table then shows bounds (``>``, ``>=``): the CPU time and the peak memory it had
+reached. Usage::
 
     python bench/scan.py            # L = 256, 1024, 2560 (about 7 CPU minutes, most of them
                                     # the reference baseline's two stopped runs)

@@ -12,8 +12,8 @@ Decisions (eval.md §1.3, §1.4, §2.3, §4):
 * Unknown keys are errors: the official writers produce exactly these keys, and an extra one is
   almost always a typo or a file in another format (e.g. windows with scores).
 
-Speed: :func:`follows_schema` checks the same rules in plain Python (a few milliseconds for a
-whole test split, against about a second for jsonschema). Only a file it rejects goes through
+Speed: :func:`follows_schema` checks the same rules in plain Python (about 30 ms for the 4,552
+entries of NLQ val, against over a second for jsonschema). Only a file it rejects goes through
 jsonschema, which finds and describes every violation, so the messages are jsonschema's.
 """
 

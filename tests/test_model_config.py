@@ -36,10 +36,17 @@ def test_tacos_scratch_values(shared_reference):
     assert config.default_fps == 29.4 and config.max_seq_len == 3072
 
 
-def test_pretraining_config_without_object_branch_is_refused(shared_reference):
+def test_pretraining_config_builds_without_object_branch(shared_reference):
+    config = load_model_config(
+        shared_reference / "configs/Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_pretrain_2e-4.yaml")
+    assert not config.object_branch and not config.use_vtm
+
+
+def test_other_mamba_architectures_are_refused():
+    document = tiny_config_document()
+    document["model"]["video_encoder_cfg"][1]["layer_cfg"]["mamba_arch"] = ["mamba1", "mlp"]
     with pytest.raises(UserError, match="mamba_arch"):
-        load_model_config(
-            shared_reference / "configs/Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_pretrain_2e-4.yaml")
+        parse_model_config(document)
 
 
 def test_reference_defaults_fill_missing_keys():

@@ -1,4 +1,4 @@
-"""The selective scan against the textbook recurrence, the valid-prefix flip, and backend dispatch."""
+"""The selective scan against the textbook recurrence, the valid-prefix flip, backend dispatch."""
 
 from __future__ import annotations
 

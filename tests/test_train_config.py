@@ -98,9 +98,18 @@ def invoke(args: list[str]):
 def test_official_config_without_data_fails_before_spawning(shared_reference, tmp_path):
     config = shared_reference / "configs" / "Ego4D-NLQ" / "v2" / "ego4d_nlq_v2_multitask_finetune_2e-4.yaml"
     result = invoke(["train", "--config", str(config), "--nproc-per-node", "2", "--out", str(tmp_path / "run")])
-    assert result.exit_code != 0
-    assert "ego4d_nlq_train_v2_label_lemma.jsonl" in str(result.exception) or "no such" in str(result.exception)
+    assert isinstance(result.exception, UserError)
+    assert "ego4d_nlq_train_v2_label_lemma.jsonl: no such file" in str(result.exception)
     assert not (tmp_path / "run").exists()
+
+
+def test_official_config_with_real_annotations_but_no_features(shared_reference, shared_data, tmp_path):
+    config = shared_reference / "configs" / "Ego4D-NLQ" / "v2" / "ego4d_nlq_v2_multitask_finetune_2e-4.yaml"
+    annotations = shared_data / "nlq_v2" / "ego4d_nlq_val_v2_label_lemma.jsonl"
+    result = invoke(["train", "--config", str(config), "--nproc-per-node", "2", "--out", str(tmp_path / "run"),
+                     "--set", f"dataset.train_jsonl_file={annotations}"])
+    assert isinstance(result.exception, UserError)
+    assert "video-feature store" in str(result.exception) and "visual_features_1.87fps" in str(result.exception)
 
 
 def test_feature_width_mismatch_is_reported(demo_config, tmp_path):
@@ -111,19 +120,44 @@ def test_feature_width_mismatch_is_reported(demo_config, tmp_path):
     assert "64-d features" in str(result.exception) and "48" in str(result.exception)
 
 
-def test_checkpoint_that_does_not_fit_is_reported(demo_config, tmp_path):
-    config = load_run_config(demo_config, ["model.text_encoder_cfg.1.layer_num=2"])
+def test_class_table_width_mismatch_is_reported(demo_config, tmp_path):
+    result = invoke(["train", "--config", str(demo_config), "--out", str(tmp_path / "run"),
+                     "--set", "model.obj_encoder_cfg.0.layer_cfg.n_in=16"])
+    assert isinstance(result.exception, UserError)
+    assert "32-d embeddings" in str(result.exception) and "n_in is 16" in str(result.exception)
+
+
+def save_weights(demo_config: Path, path: Path, *overrides: str) -> Path:
+    """An official-layout checkpoint of the demo model changed by ``overrides``."""
     from trainers.model.osgnet import OSGNet
 
-    torch.save({"epoch": 1, "state_dict": OSGNet(config.model).state_dict()}, tmp_path / "deeper.pth.tar")
-    for args in (["train", "--init", str(tmp_path / "deeper.pth.tar")],
-                 ["infer", "--checkpoint", str(tmp_path / "deeper.pth.tar"), "--out", str(tmp_path / "p.jsonl")]):
-        result = invoke([*args, "--config", str(demo_config), "--nproc-per-node", "2",
-                         *(["--out", str(tmp_path / "run")] if args[0] == "train" else [])])
-        assert isinstance(result.exception, UserError)
-        assert "does not match the model config" in str(result.exception)
-        assert "text_encoder" in str(result.exception)
+    model = OSGNet(load_run_config(demo_config, list(overrides)).model)
+    torch.save({"epoch": 1, "state_dict": model.state_dict()}, path)
+    return path
+
+
+def test_checkpoint_that_does_not_fit_is_reported(demo_config, tmp_path):
+    deeper = save_weights(demo_config, tmp_path / "deeper.pth.tar", "model.text_encoder_cfg.1.layer_num=2")
+    result = invoke(["infer", "--checkpoint", str(deeper), "--out", str(tmp_path / "p.jsonl"),
+                     "--config", str(demo_config), "--nproc-per-node", "2"])
+    assert isinstance(result.exception, UserError)
+    assert "does not match the model config" in str(result.exception) and "text_encoder" in str(result.exception)
+    narrower = save_weights(demo_config, tmp_path / "narrow.pth.tar", "model.video_encoder_cfg.0.layer_cfg.n_hidden=16")
+    result = invoke(["train", "--init", str(narrower), "--config", str(demo_config), "--nproc-per-node", "2",
+                     "--out", str(tmp_path / "run")])
+    assert isinstance(result.exception, UserError)
+    assert "another shape" in str(result.exception) and "video_encoder" in str(result.exception)
     assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "run").exists()
+
+
+def test_init_accepts_a_checkpoint_with_fewer_or_more_parts(demo_config, tmp_path):
+    """Like the reference's finetune start: extra tensors are ignored, missing ones start fresh."""
+    from trainers.train.preflight import check_init_weights
+
+    check_init_weights(load_run_config(demo_config), save_weights(demo_config, tmp_path / "deeper.pth.tar",
+                                                                  "model.text_encoder_cfg.1.layer_num=2"))
+    check_init_weights(load_run_config(demo_config, ["model.text_encoder_cfg.1.layer_num=2"]),
+                       save_weights(demo_config, tmp_path / "plain.pth.tar"))
 
 
 def test_unknown_config_key_in_a_file(tmp_path, demo_config):

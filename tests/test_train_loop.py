@@ -161,3 +161,13 @@ def test_non_finite_loss_stops_with_the_last_good_checkpoint(demo_dir, tmp_path)
     failed_at = int(str(result.exception).split("iteration ")[1].split(" ")[0])
     assert state["iteration"] == failed_at - 1 >= 1
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_init_starts_from_weights_and_reports_what_it_loaded(demo_dir, demo_run, tmp_path):
+    run = tmp_path / "finetune"
+    ok(["train", "--config", config_of(demo_dir), "--out", str(run), "--init",
+        str(demo_dir / "checkpoints" / "best_official.pth.tar"), "--set", "opt.early_stop_epochs=1"])
+    init = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()][0]
+    assert init["event"] == "init" and init["loaded"] > 0
+    assert init["initialised"] == init["unexpected"] == init["mis_shaped"] == 0 and init["reset"] == 1
+    assert load_training_state(run / "checkpoints" / "last.pt")["epoch"] == 1

@@ -4,7 +4,7 @@ Sections and what reads them:
 
 | key | read by | notes |
 |---|---|---|
-| ``dataset`` | :class:`trainers.data.config.DatasetConfig` | relative paths resolve against the working directory |
+| ``dataset`` | :class:`trainers.data.config.DatasetConfig` | relative paths resolve against the working directory; feature widths are the model stems' ``n_in`` |
 | ``model`` | :func:`trainers.model.config.parse_model_config` | |
 | ``opt`` | :class:`OptimSettings` | ``learning_rate`` is per process when ``trainer.scale_lr`` is on |
 | ``loader`` | :class:`LoaderSettings` | ``batch_size`` is per process |
@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import read_text
+from osgnet_bench.files import atomic_writer, read_text
 from trainers.data.config import PATH_KEYS, DatasetConfig
 from trainers.model.config import ModelConfig, parse_model_config
 
@@ -125,8 +125,6 @@ class RunConfig:
 
     def dump(self, path: str | os.PathLike) -> None:
         """Write the resolved document as YAML (atomically)."""
-        from osgnet_bench.files import atomic_writer
-
         with atomic_writer(path) as handle:
             yaml.safe_dump(self.document, handle, sort_keys=False, default_flow_style=None)
 

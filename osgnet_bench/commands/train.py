@@ -38,7 +38,7 @@ def launch_options(function):
 @click.option("--resume", default=None, metavar="auto|PATH",
               help="Continue a run: 'auto' takes checkpoints/last.pt of --out, or give a training-state file.")
 @click.option("--init", "init", default=None, type=click.Path(dir_okay=False),
-              help="Start from these weights (ours or an official checkpoint); optimiser and counters start fresh.")
+              help="Start a new run from these weights (ours or official); tensors the checkpoint lacks start fresh.")
 @click.option("--save-every", type=int, default=None, help="Also checkpoint every N iterations (default: epoch ends only).")
 @launch_options
 def command(config_path: str, overrides: tuple[str, ...], out: Path | None, resume: str | None, init: str | None,

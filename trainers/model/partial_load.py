@@ -17,6 +17,7 @@ A checkpoint that shares no tensor with the model is a ``UserError``: it is cert
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -167,9 +168,4 @@ def _tensors(count: int) -> str:
 
 
 def _numel(shape: tuple[int, ...] | None) -> int:
-    if shape is None:
-        return 0
-    count = 1
-    for size in shape:
-        count *= size
-    return count
+    return 0 if shape is None else math.prod(shape)

@@ -31,8 +31,9 @@ from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import VideoGroupedSampler, collate_samples, seed_worker
 from trainers.infer import open_inference_dataset, predict, split_records
-from trainers.model.checkpoint import check_state_dict, load_checkpoint_into
+from trainers.model.checkpoint import check_state_dict
 from trainers.model.osgnet import OSGNet
+from trainers.model.partial_load import load_matching
 from trainers.train.distributed import (
     DistContext,
     all_reduce_mean,
@@ -112,47 +113,60 @@ class Trainer:
         self.request = request
         self.ctx = ctx
         self.run_dir = Path(request.run_dir)
+        self.batch_size = config.loader.batch_size
+        self.total_epochs = config.optim.total_epochs
+        self.save_every = request.save_every if request.save_every is not None else config.trainer.save_every
         configure_determinism(config.trainer.deterministic)
         set_cpu_threads(config.trainer.cpu_threads)
+        self._open_data()
         seed_everything(config.seed)  # the same initial weights (and EMA copy) on every rank
+        self.model = OSGNet(config.model)
+        init_report = load_matching(self.model, request.init) if request.init else None
+        self.model.to(ctx.device)
+        self.ema = ModelEma(self.model, config.trainer.ema_decay)
+        seed_everything(config.seed + ctx.rank)  # then rank-specific draws (drop-path)
+        self._make_optimisation()
+        self.progress = Progress()
+        source = resume_source(request)
+        if source is not None:
+            self.resume_from(source)
+        # one wrapper for the whole run; the VTM and object branches can sit idle for a batch
+        self.ddp = (DistributedDataParallel(self.model, find_unused_parameters=True)
+                    if ctx.distributed else self.model)
+        self.logger = RunLogger(self.run_dir, enabled=ctx.is_main)
+        if init_report is not None:
+            if ctx.is_main and request.progress:
+                tqdm.write(init_report.render())
+            self.logger.event("init", 0, source=str(request.init), **init_report.counts())
+        if source is not None:
+            self.logger.event("resume", self.progress.iteration, source=str(source), epoch=self.progress.epoch,
+                              restart=restart_count())
+
+    def _open_data(self) -> None:
+        """Training set and its sampler, validation set, track and ground truth."""
+        config, ctx = self.config, self.ctx
         self.train_set = GroundingDataset.from_config(config.dataset, "train", seed=config.seed)
         val_records, val_source = split_records(config.dataset, "val")
         self.val_set = open_inference_dataset(config.dataset, val_records, val_source)
         self.track = resolve_track(config.track_name, self.val_set.records)
         self.gt_records, self.gt_source = load_ground_truth(config.dataset, self.track)
-        self.model = OSGNet(config.model)
-        if request.init:
-            load_checkpoint_into(self.model, request.init)
-        self.model.to(ctx.device)
-        self.ema = ModelEma(self.model, config.trainer.ema_decay)
-        seed_everything(config.seed + ctx.rank)  # then rank-specific draws (drop-path)
-        scale = ctx.world_size if config.trainer.scale_lr else 1
-        self.optimizer = make_optimizer(self.model, OptimConfig(
-            learning_rate=config.optim.learning_rate * scale, weight_decay=config.optim.weight_decay,
-            backbone_lr_weight=config.optim.backbone_lr_weight))
-        self.batch_size = config.loader.batch_size
         self.sampler = VideoGroupedSampler(self.train_set, shuffle=True, seed=config.seed,
                                            num_replicas=ctx.world_size, rank=ctx.rank)
         self.iters_per_epoch = len(self.sampler) // self.batch_size
         if self.iters_per_epoch == 0:
             raise UserError(f"{config.dataset.train_jsonl_file}: {len(self.train_set)} training queries give no full "
                             f"batch of {self.batch_size} per process over {ctx.world_size} process(es).")
-        self.total_epochs = config.optim.total_epochs
+
+    def _make_optimisation(self) -> None:
+        """AdamW (lr scaled by the world size when ``trainer.scale_lr``) and the per-iteration schedule."""
+        optim = self.config.optim
+        scale = self.ctx.world_size if self.config.trainer.scale_lr else 1
+        self.optimizer = make_optimizer(self.model, OptimConfig(
+            learning_rate=optim.learning_rate * scale, weight_decay=optim.weight_decay,
+            backbone_lr_weight=optim.backbone_lr_weight))
         self.schedule = WarmupCosineSchedule(
-            self.optimizer, config.optim.warmup_epochs * self.iters_per_epoch,
-            (config.optim.epochs + config.optim.warmup_epochs) * self.iters_per_epoch, config.optim.eta_min)
-        self.save_every = request.save_every if request.save_every is not None else config.trainer.save_every
-        self.progress = Progress()
-        source = resume_source(request)
-        if source is not None:
-            self.resume_from(source)
-        # the VTM and object branches can sit idle for a batch, so unused parameters are expected
-        self.ddp = (DistributedDataParallel(self.model, find_unused_parameters=True)
-                    if ctx.distributed else self.model)
-        self.logger = RunLogger(self.run_dir, enabled=ctx.is_main)
-        if source is not None:
-            self.logger.event("resume", self.progress.iteration, source=str(source), epoch=self.progress.epoch,
-                              restart=restart_count())
+            self.optimizer, optim.warmup_epochs * self.iters_per_epoch,
+            (optim.epochs + optim.warmup_epochs) * self.iters_per_epoch, optim.eta_min)
 
     def resume_from(self, path: Path) -> None:
         """Restore weights, EMA, optimiser, schedule, counters and RNG states from ``path``."""
