@@ -179,12 +179,9 @@ def _well_formed_jsonl(text: str, source: str) -> list[Prediction] | None:
 
     The result is exactly what :func:`prediction_from_row` gives line by line: the same keys and
     the same float64 values, as every window has the same length (2, or 3 with a score) and every
-    number is an int or float (a JSON ``true`` / ``false``, which numpy would read as 1 / 0, sends
-    the text to the line-by-line path) of magnitude < 2**63 (so finite, and an int that int64
-    holds, as a per-line array needs).
+    number is a Python int or float (not a bool, which numpy would read as 1 or 0) of magnitude
+    < 2**63 (so finite, and an int that int64 holds, as a per-line array needs).
     """
-    if "true" in text or "false" in text:
-        return None
     rows: list[tuple[str, str, int, int, bool, str]] = []
     window_numbers, score_numbers = _NumberBlocks(), _NumberBlocks()
     window_lengths: set[int] = set()
@@ -257,13 +254,12 @@ class _NumberBlocks:
         return np.concatenate(self.blocks) if self._convert() else None
 
     def _convert(self) -> bool:
+        if not set(map(type, self.pending)) <= {float, int}:
+            return False
         try:
-            block = np.array(self.pending)
-        except (ValueError, TypeError, OverflowError):
+            block = np.fromiter(self.pending, np.float64, len(self.pending))
+        except OverflowError:
             return False
-        if block.ndim != 1 or block.dtype not in (np.float64, np.int64):
-            return False
-        block = block.astype(np.float64, copy=False)
         self.blocks.append(block)
         self.pending = []
         return bool((np.abs(block) < 2.0**63).all())

@@ -20,6 +20,7 @@ OFFICIAL = {
     "Ego4D-NLQ/v2/ego4d_nlq_v2_multitask_finetune_2e-4.yaml": (2e-4, 2304, 512, None),
     "Ego4D-NLQ/v2/ego4d_nlq_v2_egovideo_finetune_4e-4.yaml": (4e-4, 512, 1024, None),
     "Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_256_finetune_2e-4.yaml": (2e-4, 256, 512, "goal_step"),
+    "Ego4D-NLQ/v1/ego4d_nlq_v1_multitask_egovlp_pretrain_2e-4.yaml": (2e-4, 256, 512, None),
     "goalstep/ego4d_goalstep_v2_baseline_2e-4.yaml": (2e-4, 2304, 512, "goal_step"),
     "tacos/tacos_baseline_1e-4.yaml": (1e-4, 2304, 512, "goal_step"),
     "tacos/tacos_c3d_glove_weight1_5e-5.yaml": (5e-5, 4096, 300, "goal_step"),
@@ -42,6 +43,12 @@ def test_official_configs_are_read_unchanged(shared_reference, name):
     assert config.track_name == track
     assert config.clip_grad_l2norm == 1.0 and config.val_start_epoch == 2 and config.seed == 12345678
     assert config.trainer.scale_lr and config.trainer.ema_decay == 0.999
+
+
+def test_the_dead_reference_config_is_refused_clearly(shared_reference):
+    name = "Ego4D-NLQ/v2/ego4d_nlq_v2_object_bimamba1_noobj_mlp_pretrainall_2e-4.yaml"
+    with pytest.raises(UserError, match="ObjectLocPointTransformer"):
+        load_run_config(shared_reference / "configs" / name)
 
 
 def test_overrides_are_yaml_typed_and_reach_lists():

@@ -32,6 +32,7 @@ class ObjectMambaBlock(nn.Module):
                  object_branch: bool = True) -> None:
         super().__init__()
         self.object_branch = object_branch
+        # modules are created in the reference's order, which fixes the random initial weights
         self.ln1 = LayerNorm(channels)
         self.ln2 = LayerNorm(channels)
         if object_branch:
