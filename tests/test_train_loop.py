@@ -142,6 +142,7 @@ def test_official_format_checkpoints_predict_like_ours(demo_dir, demo_run, tmp_p
                official)
     exported = torch.load(checkpoints / "best_official.pth.tar", weights_only=True)
     assert set(exported) == {"epoch", "state_dict"}
+    assert set(exported["state_dict"]) == {k for k in ema if k != "loss_normalizer"}
     outputs = {}
     for name, path in (("ours", checkpoints / "best.pt"), ("export", checkpoints / "best_official.pth.tar"),
                        ("reference", official)):

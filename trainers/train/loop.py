@@ -31,7 +31,7 @@ from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import VideoGroupedSampler, collate_samples, seed_worker
 from trainers.infer import open_inference_dataset, predict, split_records
-from trainers.model.checkpoint import check_state_dict
+from trainers.model.checkpoint import check_state_dict, official_state_dict
 from trainers.model.osgnet import OSGNet
 from trainers.model.partial_load import load_matching
 from trainers.train.distributed import (
@@ -297,10 +297,10 @@ class Trainer:
             save_training_state(checkpoint_path(self.run_dir, LAST), state)
             weights_epoch = max(self.progress.epoch - 1, 0)
             if epoch_end:
-                export_official(checkpoint_path(self.run_dir, LAST_OFFICIAL), weights_epoch, self.ema.state_dict())
+                export_official(checkpoint_path(self.run_dir, LAST_OFFICIAL), weights_epoch, official_state_dict(self.ema.state_dict()))
             if improved:
                 save_training_state(checkpoint_path(self.run_dir, BEST), state)
-                export_official(checkpoint_path(self.run_dir, BEST_OFFICIAL), weights_epoch, self.ema.state_dict())
+                export_official(checkpoint_path(self.run_dir, BEST_OFFICIAL), weights_epoch, official_state_dict(self.ema.state_dict()))
         barrier(self.ctx)
 
 
