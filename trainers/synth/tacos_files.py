@@ -15,7 +15,7 @@ FPS = 29.4
 
 def write_tacos(directory: Path, splits: dict[str, list[SynthVideo]], rng: np.random.Generator) -> AnnotationFiles:
     raw_path = directory / "tacos.json"
-    files = AnnotationFiles(raw={}, jsonl={}, lemma_jsonl={}, gt_file=directory / "test_lemma.jsonl")
+    files = AnnotationFiles(raw={}, jsonl={}, lemma_jsonl={}, gt_file=directory / "val_lemma.jsonl")
     raw: dict[str, dict] = {}
     for split, videos in splits.items():
         raw[split] = {v.video_id: _video_entry(v) for v in videos}
