@@ -98,7 +98,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 def write_json(path: str | os.PathLike, value: Any, indent: int | None = None) -> None:
     """Write ``value`` as JSON atomically."""
     with atomic_writer(path) as handle:
-        json.dump(value, handle, indent=indent)
+        handle.write(json.dumps(value, indent=indent))
         handle.write("\n")
 
 

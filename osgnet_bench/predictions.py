@@ -301,10 +301,12 @@ def _parse_whole(text: str, source: str) -> object:
 def _scores_array(value: object, num_windows: int, where: str) -> np.ndarray:
     if not isinstance(value, list) or len(value) != num_windows:
         raise UserError(f"{where}: must be a list with one number per window ({num_windows}).")
-    array = np.asarray(value)
-    if array.ndim != 1 or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
         raise UserError(f"{where}: must be a list of finite numbers.")
-    return array.astype(np.float64)
+    array = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise UserError(f"{where}: must be a list of finite numbers.")
+    return array
 
 
 def _string(value: object, where: str) -> str:

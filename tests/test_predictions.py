@@ -168,3 +168,13 @@ def test_empty_and_wrong_top_level(tmp_path):
         read_predictions(no_results)
     with pytest.raises(UserError, match="no such file"):
         read_predictions(tmp_path / "absent.jsonl")
+
+
+def test_nested_list_among_scores_is_a_clear_error(tmp_path):
+    from osgnet_bench.errors import UserError
+    from osgnet_bench.predictions import read_predictions
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"query_id": "a_0", "video_id": "v", "windows": [[0, 1], [2, 3]], "scores": [0.5, [1]]}\n')
+    with pytest.raises(UserError, match="line 1.*scores.*finite numbers"):
+        read_predictions(path)

@@ -29,7 +29,7 @@ from osgnet_bench.errors import UserError
 from osgnet_bench.files import write_json
 from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import VideoGroupedSampler, collate_samples, seed_worker
+from trainers.data.loader import VideoGroupedBatchSampler, VideoGroupedSampler, collate_samples, seed_worker
 from trainers.infer import open_inference_dataset, predict, split_records
 from trainers.model.checkpoint import check_state_dict, official_state_dict
 from trainers.model.osgnet import OSGNet
@@ -47,7 +47,7 @@ from trainers.train.evaluation import load_ground_truth, resolve_track, score
 from trainers.train.failure import NonFiniteLossError
 from trainers.train.optim import OptimConfig, make_optimizer
 from trainers.train.run_log import RunLogger
-from trainers.train.sampling import SkipFirst
+from trainers.train.sampling import SkipFirstBatches
 from trainers.train.schedule import WarmupCosineSchedule
 from trainers.train.seeding import configure_determinism, seed_everything
 from trainers.train.state import export_official, load_training_state, restore_rng_state, rng_state, save_training_state
@@ -150,9 +150,12 @@ class Trainer:
         self.val_set = open_inference_dataset(config.dataset, val_records, val_source)
         self.track = resolve_track(config.track_name, self.val_set.records)
         self.gt_records, self.gt_source = load_ground_truth(config.dataset, self.track)
-        self.sampler = VideoGroupedSampler(self.train_set, shuffle=True, seed=config.seed,
-                                           num_replicas=ctx.world_size, rank=ctx.rank)
-        self.iters_per_epoch = len(self.sampler) // self.batch_size
+        sampler = VideoGroupedSampler(self.train_set, shuffle=True, seed=config.seed,
+                                      num_replicas=ctx.world_size, rank=ctx.rank)
+        # batches of distinct videos, each DataLoader worker decoding whole videos
+        self.batch_sampler = VideoGroupedBatchSampler(sampler, self.batch_size, config.loader.num_workers,
+                                                      drop_last=True)
+        self.iters_per_epoch = len(self.batch_sampler)
         if self.iters_per_epoch == 0:
             raise UserError(f"{config.dataset.train_jsonl_file}: {len(self.train_set)} training queries give no full "
                             f"batch of {self.batch_size} per process over {ctx.world_size} process(es).")
@@ -215,14 +218,14 @@ class Trainer:
                 "best_checkpoint": str(best) if best.exists() else None, "history": self.progress.history}
 
     def loader(self, epoch: int) -> DataLoader:
-        """This epoch's batches, minus those a resumed run already trained on."""
-        self.sampler.set_epoch(epoch)
+        """This epoch's batches, minus the ``epoch_iteration`` first ones a resumed run already
+        trained on (the batch order depends only on seed and epoch)."""
+        self.batch_sampler.set_epoch(epoch)
         self.train_set.set_epoch(epoch)
-        skip = self.progress.epoch_iteration * self.batch_size
+        batches = SkipFirstBatches(self.batch_sampler, self.progress.epoch_iteration)
         generator = torch.Generator().manual_seed(self.config.seed + 1000003 * epoch + self.ctx.rank)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=SkipFirst(self.sampler, skip),
-                          num_workers=self.config.loader.num_workers, collate_fn=collate_samples,
-                          worker_init_fn=seed_worker, drop_last=True, generator=generator)
+        return DataLoader(self.train_set, batch_sampler=batches, num_workers=self.config.loader.num_workers,
+                          collate_fn=collate_samples, worker_init_fn=seed_worker, generator=generator)
 
     def train_epoch(self, epoch: int) -> None:
         self.ddp.train()

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from torch.utils.data import Sampler
 
 
-class SkipFirst(Sampler[int]):
-    """``inner``'s indices without the first ``skip`` (the inner order depends only on seed and
-    epoch, so the rest of the epoch is exactly what the interrupted run would have seen)."""
+class SkipFirstBatches(Sampler[list[int]]):
+    """``inner``'s batches without the first ``skip``. The inner batch order depends only on seed
+    and epoch (for a fixed world size, batch size and worker count), so the rest of the epoch is
+    exactly what the interrupted run would have seen."""
 
-    def __init__(self, inner: Sampler[int], skip: int) -> None:
+    def __init__(self, inner: Sampler[list[int]], skip: int) -> None:
+        if skip < 0:
+            raise ValueError(f"skip must not be negative, got {skip}")
         self.inner = inner
         self.skip = skip
 
-    def __iter__(self) -> Iterator[int]:
-        for position, index in enumerate(self.inner):
-            if position >= self.skip:
-                yield index
+    def __iter__(self) -> Iterator[list[int]]:
+        return islice(iter(self.inner), self.skip, None)
 
     def __len__(self) -> int:
         return max(0, len(self.inner) - self.skip)
