@@ -29,7 +29,7 @@ from osgnet_bench.errors import UserError
 from osgnet_bench.files import write_json
 from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import VideoGroupedBatchSampler, VideoGroupedSampler, collate_samples, seed_worker
+from trainers.data.loader import collate_samples, seed_worker
 from trainers.infer import open_inference_dataset, predict, split_records
 from trainers.model.checkpoint import check_state_dict, official_state_dict
 from trainers.model.osgnet import OSGNet
@@ -47,7 +47,7 @@ from trainers.train.evaluation import load_ground_truth, resolve_track, score
 from trainers.train.failure import NonFiniteLossError
 from trainers.train.optim import OptimConfig, make_optimizer
 from trainers.train.run_log import RunLogger
-from trainers.train.sampling import SkipFirstBatches
+from trainers.train.sampling import SkipFirstBatches, training_batches
 from trainers.train.schedule import WarmupCosineSchedule
 from trainers.train.seeding import configure_determinism, seed_everything
 from trainers.train.state import export_official, load_training_state, restore_rng_state, rng_state, save_training_state
@@ -143,18 +143,15 @@ class Trainer:
                               restart=restart_count())
 
     def _open_data(self) -> None:
-        """Training set and its sampler, validation set, track and ground truth."""
+        """Training set and its batch sampler, validation set, track and ground truth."""
         config, ctx = self.config, self.ctx
         self.train_set = GroundingDataset.from_config(config.dataset, "train", seed=config.seed)
         val_records, val_source = split_records(config.dataset, "val")
         self.val_set = open_inference_dataset(config.dataset, val_records, val_source)
         self.track = resolve_track(config.track_name, self.val_set.records)
         self.gt_records, self.gt_source = load_ground_truth(config.dataset, self.track)
-        sampler = VideoGroupedSampler(self.train_set, shuffle=True, seed=config.seed,
-                                      num_replicas=ctx.world_size, rank=ctx.rank)
-        # batches of distinct videos, each DataLoader worker decoding whole videos
-        self.batch_sampler = VideoGroupedBatchSampler(sampler, self.batch_size, config.loader.num_workers,
-                                                      drop_last=True)
+        self.batch_sampler = training_batches(self.train_set, self.batch_size, config.loader.num_workers,
+                                              config.seed, num_replicas=ctx.world_size, rank=ctx.rank)
         self.iters_per_epoch = len(self.batch_sampler)
         if self.iters_per_epoch == 0:
             raise UserError(f"{config.dataset.train_jsonl_file}: {len(self.train_set)} training queries give no full "

@@ -1,4 +1,4 @@
-"""Skipping the batches of an epoch that a resumed run has already trained on."""
+"""The training batch order, and skipping the batches a resumed run has already trained on."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ from itertools import islice
 
 from torch.utils.data import Sampler
 
+from trainers.data.dataset import GroundingDataset
+from trainers.data.loader import VideoGroupedBatchSampler, VideoGroupedSampler
+
+
+def training_batches(dataset: GroundingDataset, batch_size: int, num_workers: int, seed: int,
+                     num_replicas: int = 1, rank: int = 0) -> VideoGroupedBatchSampler:
+    """This rank's training batches: ``batch_size`` queries of distinct videos, full batches only,
+    each of the ``num_workers`` DataLoader workers serving whole videos. The order depends only on
+    (seed, epoch) for a given world size, batch size and worker count; call ``set_epoch``."""
+    sampler = VideoGroupedSampler(dataset, shuffle=True, seed=seed, num_replicas=num_replicas, rank=rank)
+    return VideoGroupedBatchSampler(sampler, batch_size, num_workers, drop_last=True)
+
 
 class SkipFirstBatches(Sampler[list[int]]):
-    """``inner``'s batches without the first ``skip``. The inner batch order depends only on seed
-    and epoch (for a fixed world size, batch size and worker count), so the rest of the epoch is
-    exactly what the interrupted run would have seen."""
+    """``inner``'s batches without the first ``skip``: since the inner order depends only on seed
+    and epoch, the rest of the epoch is exactly what the interrupted run would have seen."""
 
     def __init__(self, inner: Sampler[list[int]], skip: int) -> None:
         if skip < 0:
