@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
 from osgnet_bench.errors import UserError
 
 
@@ -54,6 +56,20 @@ def read_text(path: str | os.PathLike) -> str:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}).") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot be read ({exc.strerror}).") from None
+
+
+def read_yaml_mapping(path: str | os.PathLike) -> dict:
+    """Parse a YAML file whose top level is a mapping (a config); errors name the line and column."""
+    text = read_text(path)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path}: expected a YAML mapping with `dataset:` and `model:` sections.")
+    return document
 
 
 def looks_like_jsonl(path: str | os.PathLike) -> bool:

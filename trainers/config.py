@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import atomic_writer, read_text
+from osgnet_bench.files import atomic_writer, read_yaml_mapping
 from trainers.data.config import PATH_KEYS, DatasetConfig
 from trainers.model.config import ModelConfig, parse_model_config
 
@@ -138,16 +138,7 @@ def load_run_config(path: str | os.PathLike, overrides: list[str] | tuple[str, .
 
 def read_yaml_document(path: str | os.PathLike) -> dict:
     """The parsed YAML mapping of a config file; syntax errors name the line."""
-    text = read_text(path)
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
-    if not isinstance(document, dict):
-        raise UserError(f"{path}: expected a YAML mapping with `dataset:` and `model:` sections.")
-    return document
+    return read_yaml_mapping(path)
 
 
 def parse_run_config(document: dict, source: str, overrides: list[str] | tuple[str, ...] = (),

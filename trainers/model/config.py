@@ -15,10 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import read_text
+from osgnet_bench.files import read_yaml_mapping
 
 # keys under ``model:`` that the reference accepts but never builds anything from (model.md 6.3)
 DEAD_MODEL_KEYS = frozenset({
@@ -369,13 +367,4 @@ def _check_consistency(config: ModelConfig, reg_cfg: _Section, source: str) -> N
 
 def load_model_config(path: str | os.PathLike) -> ModelConfig:
     """Read an official OSGNet YAML config (unchanged) into a ModelConfig."""
-    text = read_text(path)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a YAML mapping with a `model:` section.")
-    return parse_model_config(raw, str(path))
+    return parse_model_config(read_yaml_mapping(path), str(path))
