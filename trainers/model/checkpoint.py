@@ -39,6 +39,9 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], i
         raise UserError(f"{path}: is a directory, expected a checkpoint file.") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if reason.startswith("Weights only load failed"):
+            reason = ("not a torch.save file, or it holds Python objects besides tensors and plain "
+                      "containers, which are not unpickled for safety")
         raise UserError(f"{path}: not a readable PyTorch checkpoint ({reason}).") from None
     if not isinstance(content, dict):
         raise UserError(f"{path}: expected a dict checkpoint, found {type(content).__name__}.")
