@@ -124,9 +124,8 @@ def test_file_without_state_dict(tmp_path):
 
 
 def test_pickled_objects_are_refused_with_a_plain_reason(tmp_path):
-    class Namespace:
-        pass
+    import argparse
 
-    torch.save({"epoch": 1, "state_dict": {}, "args": Namespace()}, tmp_path / "objects.pt")
+    torch.save({"epoch": 1, "state_dict": {}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "objects.pt")
     with pytest.raises(UserError, match="objects.pt: not a readable PyTorch checkpoint .*not unpickled for safety"):
         read_checkpoint(tmp_path / "objects.pt")
