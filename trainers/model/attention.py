@@ -51,17 +51,19 @@ class ConvAttention(nn.Module):
     Each of q, k, v is ``proj(LN(depthwise conv(x)))``; the convs have kernel 3 (stride 1) or
     kernel s+1 with stride s, which downsamples T to T/s. ``window_size > 1`` restricts query i
     to keys ``|i - j| <= window_size // 2`` (padded keys then get an additive -1e4 rather than
-    -inf, as the reference); otherwise attention is global. x ``[N, C, T]`` -> ``[N, C, T/s]``.
+    -inf, as the reference); otherwise attention is global. ``mask_input=True`` zeroes the padded
+    steps of x before the convs (``Quirks.padding_reaches_convs``). x ``[N, C, T]`` -> ``[N, C, T/s]``.
     """
 
-    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1) -> None:
+    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
+                 mask_input: bool = False) -> None:
         super().__init__()
         self.num_heads, self.head_dim = num_heads, channels // num_heads
         self.window_size = window_size
         kernel = stride + 1 if stride > 1 else 3
         for name in ("query", "key", "value"):
-            setattr(self, f"{name}_conv",
-                    MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False))
+            setattr(self, f"{name}_conv", MaskedConv1D(channels, channels, kernel, stride, groups=channels,
+                                                       bias=False, mask_input=mask_input))
             setattr(self, f"{name}_norm", LayerNorm(channels))
         self.key = nn.Conv1d(channels, channels, 1)
         self.query = nn.Conv1d(channels, channels, 1)

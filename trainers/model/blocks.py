@@ -14,15 +14,16 @@ class TransformerBlock(nn.Module):
 
     out = skip(x) * m' + DP(attn(LN1(x))); out = out + DP(MLP(LN2(out)) * m'), where skip is a
     MaxPool(s+1, s, (s+1)//2) for stride s > 1 and attn is global (``window_size <= 1``) or
-    banded ConvAttention.
+    banded ConvAttention. ``mask_input=True`` zeroes LN1(x) at padded steps before the attention's
+    convs (``Quirks.padding_reaches_convs``).
     """
 
     def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
-                 path_pdrop: float = 0.0) -> None:
+                 path_pdrop: float = 0.0, mask_input: bool = False) -> None:
         super().__init__()
         self.ln1 = LayerNorm(channels)
         self.ln2 = LayerNorm(channels)
-        self.attn = ConvAttention(channels, num_heads, stride, window_size)
+        self.attn = ConvAttention(channels, num_heads, stride, window_size, mask_input)
         self.pool_skip = (nn.MaxPool1d(stride + 1, stride, (stride + 1) // 2) if stride > 1
                           else nn.Identity())
         self.mlp = mlp(channels, 4 * channels)
@@ -42,13 +43,15 @@ class ObjectEncoderBlock(nn.Module):
 
     o = ObjectTextAttention(LN3(o), LN4(text)) **replaces** o (no residual: reference bug B3, so
     ``drop_path_attn`` is an unused parameter kept for checkpoint compatibility); then
-    o = o + DP(MLP(LN2(o)) * m) on the ``[B*O, C, T]`` view.
+    o = o + DP(MLP(LN2(o)) * m) on the ``[B*O, C, T]`` view. ``mask_input=True`` zeroes the
+    invalid slot steps and padded tokens before the attention's convs.
     """
 
-    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1) -> None:
+    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1,
+                 mask_input: bool = False) -> None:
         super().__init__()
         self.ln2 = LayerNorm(channels)
-        self.cross_attn = ObjectTextAttention(channels, num_heads)
+        self.cross_attn = ObjectTextAttention(channels, num_heads, mask_input=mask_input)
         self.ln3 = LayerNorm(channels, dim=2)
         self.ln4 = LayerNorm(channels)
         self.mlp = mlp(channels, 4 * channels)

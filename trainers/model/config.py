@@ -62,6 +62,10 @@ class Quirks:
     qformer_fc_padding: bool = True  # B1: the k5/s5 aggregator conv is padded by 2 (sees queries 0-2)
     half_clip_time_offset: bool = True  # B10: +0.5*num_frames frames added to predicted times
     vtm_loss_over_normalizer: bool = True  # B8: VTM loss divided by the NLQ loss normaliser
+    # a padded step holds LN(0) = the LayerNorm bias (or an activation of it) and the k3 stem and
+    # q/k/v convs read it beside the last valid step, so outputs depend on the batch's padding;
+    # False zeroes padded steps before those convs
+    padding_reaches_convs: bool = True
 
 
 @dataclass(frozen=True)

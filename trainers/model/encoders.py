@@ -13,10 +13,16 @@ from trainers.model.layers import ConvStack, LayerNorm
 from trainers.model.object_mamba import ObjectMambaBlock
 
 
-def conv_stem(stem: StemConfig) -> ConvStack:
-    """The input projection: ``num_layers`` x [conv(k), LayerNorm, activation]."""
+def conv_stem(stem: StemConfig, mask_input: bool) -> ConvStack:
+    """The input projection: ``num_layers`` x [conv(k), LayerNorm, activation]; ``mask_input``
+    zeroes padded steps before each conv."""
     return ConvStack(stem.num_layers, stem.in_dim, stem.hidden_dim, stem.out_dim,
-                     kernel_size=stem.kernel_size, activation=stem.activation)
+                     kernel_size=stem.kernel_size, activation=stem.activation, mask_input=mask_input)
+
+
+def masks_conv_inputs(config: ModelConfig) -> bool:
+    """True when padded steps are zeroed before every conv (``quirks.padding_reaches_convs`` off)."""
+    return not config.quirks.padding_reaches_convs
 
 
 class StagedEncoder(nn.ModuleList):
@@ -39,8 +45,10 @@ class TextEncoder(StagedEncoder):
     position table (TACoS-scratch), then global-attention TransformerBlocks."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(conv_stem(config.text_stem), [
-            TransformerBlock(config.embed_dim, config.num_heads, path_pdrop=config.text_path_pdrop)
+        mask_input = masks_conv_inputs(config)
+        super().__init__(conv_stem(config.text_stem, mask_input), [
+            TransformerBlock(config.embed_dim, config.num_heads, path_pdrop=config.text_path_pdrop,
+                             mask_input=mask_input)
             for _ in range(config.num_text_blocks)])
         self.use_abs_pe = config.text_abs_pe
 
@@ -58,8 +66,9 @@ class ObjectEncoder(StagedEncoder):
     ``[B, C, L]`` -> ``[B*O, C, T]``. The stem is pointwise in time, per slot."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(conv_stem(config.object_stem), [
-            ObjectEncoderBlock(config.embed_dim, config.num_heads, config.object_path_pdrop)
+        mask_input = masks_conv_inputs(config)
+        super().__init__(conv_stem(config.object_stem, mask_input), [
+            ObjectEncoderBlock(config.embed_dim, config.num_heads, config.object_path_pdrop, mask_input)
             for _ in range(config.num_object_blocks)])
 
     def forward(self, objects: torch.Tensor, mask: torch.Tensor, text: torch.Tensor,
@@ -78,7 +87,7 @@ class VideoEncoder(StagedEncoder):
     has no object branch) and text."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(conv_stem(config.video_stem), [
+        super().__init__(conv_stem(config.video_stem, masks_conv_inputs(config)), [
             ObjectMambaBlock(config.embed_dim, config.num_heads, config.video_path_pdrop, config.object_branch)
             for _ in range(config.num_video_blocks)])
 
@@ -115,7 +124,7 @@ class MultiscaleEncoder(nn.ModuleList):
 
     def __init__(self, config: ModelConfig) -> None:
         blocks = [TransformerBlock(config.embed_dim, config.num_heads, config.fpn_downsample,
-                                   config.fpn_window, config.fpn_path_pdrop)
+                                   config.fpn_window, config.fpn_path_pdrop, masks_conv_inputs(config))
                   for _ in range(config.num_fpn_blocks)]
         norms = FPNNorms(config.embed_dim, config.num_fpn_blocks + 1)
         super().__init__([nn.ModuleList(blocks), nn.ModuleList([norms])])

@@ -20,7 +20,8 @@ class _HeadTrunk(nn.Module):
         width, k, depth = config.head_dim, config.head_kernel_size, config.head_num_layers - 1
         with_ln = config.head_with_ln
         self.head = nn.ModuleList(
-            MaskedConv1D(config.embed_dim if i == 0 else width, width, k, bias=not with_ln)
+            MaskedConv1D(config.embed_dim if i == 0 else width, width, k, bias=not with_ln,
+                         mask_input=not config.quirks.padding_reaches_convs)
             for i in range(depth))
         self.norm = nn.ModuleList(LayerNorm(width) if with_ln else nn.Identity() for _ in range(depth))
 
@@ -37,7 +38,8 @@ class ClassificationHead(_HeadTrunk):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.cls_head = MaskedConv1D(config.head_dim, config.num_classes, config.head_kernel_size)
+        self.cls_head = MaskedConv1D(config.head_dim, config.num_classes, config.head_kernel_size,
+                                     mask_input=not config.quirks.padding_reaches_convs)
         prior = config.cls_prior_prob
         nn.init.constant_(self.cls_head.conv.bias, -math.log((1 - prior) / prior))
 
@@ -52,7 +54,8 @@ class RegressionHead(_HeadTrunk):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.scale = nn.ModuleList(Scale() for _ in config.fpn_strides)
-        self.offset_head = MaskedConv1D(config.head_dim, 2, config.head_kernel_size)
+        self.offset_head = MaskedConv1D(config.head_dim, 2, config.head_kernel_size,
+                                        mask_input=not config.quirks.padding_reaches_convs)
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
         return [F.relu(scale(self.offset_head(self.trunk(x, m), m)[0])).transpose(1, 2)

@@ -15,16 +15,21 @@ from torch import nn
 class MaskedConv1D(nn.Module):
     """``nn.Conv1d`` (odd kernel, ``padding = k // 2``) whose output is multiplied by the mask.
 
-    With stride s the mask is downsampled by picking ``mask[..., s*i]``.
+    With stride s the mask is downsampled by picking ``mask[..., s*i]``. ``mask_input=True`` also
+    zeroes the padded input steps, so a kernel wider than 1 reads the same zeros past the last
+    valid step however much padding the batch adds (the reference reads whatever is there, see
+    ``Quirks.padding_reaches_convs``).
     x ``[N, C_in, T]``, mask ``[N, 1, T]`` -> ``[N, C_out, T/s]`` and the bool mask.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | None = None, groups: int = 1, bias: bool = True) -> None:
+                 padding: int | None = None, groups: int = 1, bias: bool = True,
+                 mask_input: bool = False) -> None:
         super().__init__()
         if padding is None:
             padding = kernel_size // 2
         self.stride = stride
+        self.mask_input = mask_input
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding,
                               groups=groups, bias=bias)
         if bias:
@@ -33,6 +38,8 @@ class MaskedConv1D(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.shape[-1] % self.stride:
             raise ValueError(f"length {x.shape[-1]} is not divisible by stride {self.stride}")
+        if self.mask_input:
+            x = x * mask.to(x.dtype)
         weight = mask.to(x.dtype)[..., :: self.stride]
         return self.conv(x) * weight, weight.bool()
 
@@ -112,16 +119,19 @@ class ConvStack(nn.Module):
     ``MaskedConv1DLayer``); widths ``in_dim -> hidden_dim -> ... -> out_dim``.
 
     Convs have a bias only without LayerNorm. ``end_activation=False`` skips the activation after
-    the last conv. Inputs ``[..., C, T]`` with more than 3 dims are flattened to ``[-1, C, T]``.
+    the last conv. ``mask_input=True`` zeroes padded steps before every conv (see MaskedConv1D).
+    Inputs ``[..., C, T]`` with more than 3 dims are flattened to ``[-1, C, T]``.
     """
 
     def __init__(self, num_layers: int, in_dim: int, hidden_dim: int, out_dim: int,
                  kernel_size: int = 1, stride: int = 1, padding: int | None = None,
-                 with_ln: bool = True, activation: str = "gelu", end_activation: bool = True) -> None:
+                 with_ln: bool = True, activation: str = "gelu", end_activation: bool = True,
+                 mask_input: bool = False) -> None:
         super().__init__()
         widths = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
         self.convs = nn.ModuleList(
-            MaskedConv1D(widths[i], widths[i + 1], kernel_size, stride, padding, bias=not with_ln)
+            MaskedConv1D(widths[i], widths[i + 1], kernel_size, stride, padding, bias=not with_ln,
+                         mask_input=mask_input)
             for i in range(num_layers))
         self.norms = nn.ModuleList(
             LayerNorm(widths[i + 1]) if with_ln else nn.Identity() for i in range(num_layers))
