@@ -23,7 +23,7 @@ def test_nlq_v2_values(shared_reference):
     assert config.fpn_strides == (1, 2, 4, 8, 16, 32, 64)
     assert config.max_stride == 512 and config.padded_length(900) == 1024
     assert config.vtm_loss_weight == 1.5 and config.use_vtm and not config.text_abs_pe
-    assert config.nms_sigma == 0.75 and config.max_seg_num == 5
+    assert config.decode.nms_sigma == 0.75 and config.decode.max_seg_num == 5
     assert config.feat_stride == 16.0 and config.num_frames == 16.0 and config.default_fps == 30.0
     assert config.quirks == Quirks()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import read_yaml_mapping
+from trainers.model.decode import DecodeConfig
 
 # keys under ``model:`` that the reference accepts but never builds anything from (model.md 6.3)
 DEAD_MODEL_KEYS = frozenset({
@@ -111,13 +112,7 @@ class ModelConfig:
     reg_loss_weight: float = 1.0
     center_sample_radius: float = 1.5
     # inference
-    pre_nms_thresh: float = 0.001
-    pre_nms_topk: int = 2000
-    duration_thresh: float = 0.001
-    iou_threshold: float = 0.1
-    min_score: float = 0.001
-    max_seg_num: int = 5
-    nms_sigma: float = 0.75
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     # VTM (training-only video-text matching)
     use_vtm: bool = True
     vtm_num_queries: int = 5
@@ -336,12 +331,14 @@ def parse_model_config(raw: dict, source: str = "<config>") -> ModelConfig:
         label_smoothing=heads.get("train_label_smoothing", float),
         reg_loss_weight=heads.get("reg_loss_weight", float),
         center_sample_radius=heads.get("center_sample_radius", float),
-        pre_nms_thresh=heads.get("pre_nms_thresh", float),
-        pre_nms_topk=heads.get("pre_nms_topk", int),
-        duration_thresh=heads.get("duration_thresh", float),
-        iou_threshold=heads.get("iou_threshold", float),
-        min_score=heads.get("min_score", float),
-        max_seg_num=heads.get("max_seg_num", int),
+        decode=DecodeConfig(
+            pre_nms_thresh=heads.get("pre_nms_thresh", float),
+            pre_nms_topk=heads.get("pre_nms_topk", int),
+            duration_thresh=heads.get("duration_thresh", float),
+            iou_threshold=heads.get("iou_threshold", float),
+            min_score=heads.get("min_score", float),
+            max_seg_num=heads.get("max_seg_num", int),
+            half_clip_offset=quirks.half_clip_time_offset),
         use_vtm=use_vtm,
         feat_stride=dataset.get("feat_stride", float, 16.0),
         num_frames=dataset.get("num_frames", float, 32.0),

@@ -16,7 +16,7 @@ from torch import nn
 from trainers.model.assign import assign_batch
 from trainers.model.batching import Batch, collate, pad_sequences
 from trainers.model.config import ModelConfig
-from trainers.model.decode import DecodeConfig, VideoTiming, decode_batch
+from trainers.model.decode import VideoTiming, decode_batch
 from trainers.model.encoders import MultiscaleEncoder, ObjectEncoder, TextEncoder, VideoEncoder
 from trainers.model.heads import ClassificationHead, RegressionHead
 from trainers.model.layers import sinusoid_table
@@ -133,17 +133,12 @@ class OSGNet(nn.Module):
         """Per sample: ``video_id``, ``query_id``, ``segments`` ``[K, 2]`` seconds, ``scores``
         ``[K]``, ``labels`` ``[K]``, best first (K <= max_seg_num)."""
         config = self.config
-        decode_config = DecodeConfig(
-            pre_nms_thresh=config.pre_nms_thresh, pre_nms_topk=config.pre_nms_topk,
-            duration_thresh=config.duration_thresh, iou_threshold=config.iou_threshold,
-            min_score=config.min_score, max_seg_num=config.max_seg_num, nms_sigma=config.nms_sigma,
-            half_clip_offset=config.quirks.half_clip_time_offset)
         timings = [VideoTiming(fps=float(s.get("fps") or config.default_fps), duration=float(s["duration"]),
                                feat_stride=float(s.get("feat_stride", config.feat_stride)),
                                feat_num_frames=float(s.get("feat_num_frames", config.num_frames)))
                    for s in samples]
         detections = decode_batch(encoded.points, [m.squeeze(1) for m in encoded.fpn_masks],
-                                  encoded.cls_logits, encoded.offsets, timings, decode_config)
+                                  encoded.cls_logits, encoded.offsets, timings, config.decode)
         return [{"video_id": s.get("video_id"), "query_id": s.get("query_id"),
                  "segments": d.segments.cpu(), "scores": d.scores.cpu(), "labels": d.labels.cpu()}
                 for s, d in zip(samples, detections)]
