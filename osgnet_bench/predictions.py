@@ -22,7 +22,7 @@ from itertools import chain
 
 import numpy as np
 
-from osgnet_bench.annotations.records import QueryKey, split_query_id
+from osgnet_bench.annotations.records import QueryKey, join_query_id, split_query_id
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import atomic_writer, read_text
 
@@ -46,7 +46,7 @@ class Prediction:
     @property
     def query_id(self) -> str:
         """``{annotation_uid}_{query_idx}``, the key used by jsonl files."""
-        return f"{self.annotation_uid}_{self.query_idx}"
+        return join_query_id(self.annotation_uid, self.query_idx)
 
     @property
     def key(self) -> QueryKey:

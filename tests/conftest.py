@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,3 +41,13 @@ def shared_reference() -> Path:
     if not path.is_dir():
         pytest.skip(f"reference configs not available ({path})")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch intra-op thread for the module's tests, restored afterwards: small CPU tensors
+    run faster on one thread than on two contended ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

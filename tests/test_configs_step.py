@@ -50,14 +50,6 @@ def tiny_sample(config: ModelConfig, generator: torch.Generator) -> dict:
     return sample
 
 
-@pytest.fixture()
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("name", SAME_NETWORK_AS_NLQ_V2)
 def test_same_network(name):
     def network(config: ModelConfig) -> ModelConfig:

@@ -41,14 +41,6 @@ def perturbed_model(padding_reaches_convs: bool) -> OSGNet:
     return model
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def assert_encodings_match(model: OSGNet, sample: dict, steps: int, tokens: int) -> None:
     """Text, level-0 video and every FPN level of ``sample`` alone vs batched with a longer one."""
     long = make_sample(LONG_STEPS, LONG_TOKENS, 2)

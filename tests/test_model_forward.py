@@ -45,13 +45,7 @@ def build(path_pdrop: float = 0.0, **quirks: bool) -> OSGNet:
     return OSGNet(parse_model_config(document, "tiny"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors run several times faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -118,7 +118,7 @@ def test_synthetic_pretrain_config(narration_data):
         finetune.dataset.val_jsonl_file, finetune.dataset.json_file)
 
 
-def test_narration_samples_train_the_pretrain_model(narration_data):
+def test_narration_samples_train_the_pretrain_model(narration_data, one_thread):
     out, result = narration_data
     config = load_run_config(result.pretrain_config)
     dataset = GroundingDataset.from_config(config.dataset, "train", seed=0)
@@ -127,15 +127,10 @@ def test_narration_samples_train_the_pretrain_model(narration_data):
         assert not {"video_query_feats", "video_segments", "object_feats", "shots"} & set(sample)
         assert sample["query"].startswith("#C C ") and sample["segments"].shape == (1, 2)
         assert sample["query_feats"].shape[0] == config.dataset.input_txt_dim
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        model = OSGNet(config.model).train()
-        losses = model(samples)
-        losses["final_loss"].backward()
-    finally:
-        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = OSGNet(config.model).train()
+    losses = model(samples)
+    losses["final_loss"].backward()
     assert set(losses) == {"final_loss", "cls_loss", "reg_loss"}
     assert torch.isfinite(losses["final_loss"]) and losses["reg_loss"] > 0
     assert all(p.grad is not None for n, p in model.named_parameters() if not n.startswith("obj_encoder"))

@@ -38,7 +38,7 @@ class QueryRecord:
     @property
     def query_id(self) -> str:
         """``{annotation_uid}_{query_idx}``: the key of text-feature stores and of jsonl files."""
-        return f"{self.annotation_uid}_{self.query_idx}"
+        return join_query_id(self.annotation_uid, self.query_idx)
 
     @property
     def key(self) -> QueryKey:
@@ -49,6 +49,11 @@ class QueryRecord:
     def has_text(self) -> bool:
         """False for raw entries without query text, which converters skip and nobody predicts."""
         return bool(self.query)
+
+
+def join_query_id(annotation_uid: str, query_idx: int) -> str:
+    """``("abc_def", 12) -> "abc_def_12"``: the inverse of :func:`split_query_id`."""
+    return f"{annotation_uid}_{query_idx}"
 
 
 def split_query_id(query_id: str) -> tuple[str, int]:
