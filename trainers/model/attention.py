@@ -61,28 +61,43 @@ class ConvAttention(nn.Module):
         self.num_heads, self.head_dim = num_heads, channels // num_heads
         self.window_size = window_size
         kernel = stride + 1 if stride > 1 else 3
-        for name in ("query", "key", "value"):
-            setattr(self, f"{name}_conv", MaskedConv1D(channels, channels, kernel, stride, groups=channels,
-                                                       bias=False, mask_input=mask_input))
-            setattr(self, f"{name}_norm", LayerNorm(channels))
+        self.query_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
+                                       mask_input=mask_input)
+        self.query_norm = LayerNorm(channels)
+        self.key_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
+                                     mask_input=mask_input)
+        self.key_norm = LayerNorm(channels)
+        self.value_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
+                                       mask_input=mask_input)
+        self.value_norm = LayerNorm(channels)
         self.key = nn.Conv1d(channels, channels, 1)
         self.query = nn.Conv1d(channels, channels, 1)
         self.value = nn.Conv1d(channels, channels, 1)
         self.proj = nn.Conv1d(channels, channels, 1)
 
-    def project(self, name: str, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``name`` in query/key/value: depthwise conv, LayerNorm, 1x1 projection."""
-        y, y_mask = getattr(self, f"{name}_conv")(x, mask)
-        return getattr(self, name)(getattr(self, f"{name}_norm")(y)), y_mask
+    def project_query(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q = query(query_norm(query_conv(x))) and its mask, ``[N, C, T/s]``."""
+        y, y_mask = self.query_conv(x, mask)
+        return self.query(self.query_norm(y)), y_mask
+
+    def project_key(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """k = key(key_norm(key_conv(x))) and its mask, ``[N, C, T/s]``."""
+        y, y_mask = self.key_conv(x, mask)
+        return self.key(self.key_norm(y)), y_mask
+
+    def project_value(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """v = value(value_norm(value_conv(x))) and its mask, ``[N, C, T/s]``."""
+        y, y_mask = self.value_conv(x, mask)
+        return self.value(self.value_norm(y)), y_mask
 
     def heads(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, C, T] -> [N, H, T, d]``."""
         return x.view(x.shape[0], self.num_heads, self.head_dim, -1).transpose(2, 3)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q, q_mask = self.project("query", x, mask)
-        k, kv_mask = self.project("key", x, mask)
-        v, _ = self.project("value", x, mask)
+        q, q_mask = self.project_query(x, mask)
+        k, kv_mask = self.project_key(x, mask)
+        v, _ = self.project_value(x, mask)
         q, k, v = self.heads(q) / math.sqrt(self.head_dim), self.heads(k), self.heads(v)
         if self.window_size > 1:
             out = banded_attention(q, k, v, kv_mask.squeeze(1), self.window_size // 2)
@@ -101,7 +116,7 @@ def banded_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, valid: t
     q, k, v ``[N, H, T, d]`` (q already scaled), valid ``[N, T]`` bool. Padded keys get -1e4
     added; rows of padded queries are zeroed. Returns ``[N, H, T, d]``.
     """
-    n, h, t, d = k.shape
+    t = k.shape[2]
     width = 2 * radius + 1
     k_win = F.pad(k, (0, 0, radius, radius)).unfold(2, width, 1)  # [N, H, T, d, W]
     v_win = F.pad(v, (0, 0, radius, radius)).unfold(2, width, 1)
@@ -149,9 +164,9 @@ class ObjectTextAttention(ConvAttention):
     def forward(self, objects: torch.Tensor, object_mask: torch.Tensor, text: torch.Tensor,
                 text_mask: torch.Tensor) -> torch.Tensor:
         b, o, c, t = objects.shape
-        q, _ = self.project("query", objects.reshape(b * o, c, t), object_mask)
-        k, _ = self.project("key", text, text_mask)
-        v, _ = self.project("value", text, text_mask)
+        q, _ = self.project_query(objects.reshape(b * o, c, t), object_mask)
+        k, _ = self.project_key(text, text_mask)
+        v, _ = self.project_value(text, text_mask)
         q = q.view(b, o, self.num_heads, self.head_dim, t) / math.sqrt(self.head_dim)
         k = k.view(b, self.num_heads, self.head_dim, -1)
         v = v.view(b, self.num_heads, self.head_dim, -1) * text_mask.view(b, 1, 1, -1)

@@ -37,13 +37,12 @@ class BiMamba(nn.Module):
         self.dt_rank = math.ceil(d_model / 16)
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
-        for suffix in ("", "_b"):
-            conv = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner,
-                             padding=d_conv - 1)
-            setattr(self, f"conv1d{suffix}", conv)
-            setattr(self, f"x_proj{suffix}",
-                    nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False))
-            setattr(self, f"dt_proj{suffix}", nn.Linear(self.dt_rank, self.d_inner))
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1)
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner)
+        self.conv1d_b = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1)
+        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj_b = nn.Linear(self.dt_rank, self.d_inner)
         a_log = torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(self.d_inner, 1)
         self.A_log = nn.Parameter(a_log.clone())
         self.D = nn.Parameter(torch.ones(self.d_inner))
@@ -62,23 +61,24 @@ class BiMamba(nn.Module):
                        + math.log(dt_min)).clamp(min=dt_floor)
         self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
-    def _direction(self, xz: torch.Tensor, suffix: str) -> torch.Tensor:
-        """One scan direction: ``[B, 2*d_inner, T] -> [B, d_inner, T]``."""
+    def _direction(self, xz: torch.Tensor, conv1d: nn.Conv1d, x_proj: nn.Linear, dt_proj: nn.Linear,
+                   a_log: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """One scan direction with its own conv, projections, A_log and D: ``[B, 2*d_inner, T] -> [B, d_inner, T]``."""
         x, z = xz.chunk(2, dim=1)
-        conv, x_proj, dt_proj = (getattr(self, f"{name}{suffix}") for name in ("conv1d", "x_proj", "dt_proj"))
-        x = F.silu(conv(x)[..., : x.shape[-1]])
+        x = F.silu(conv1d(x)[..., : x.shape[-1]])
         projected = x_proj(x.transpose(1, 2))  # [B, T, dt_rank + 2 * d_state]
         delta, b, c = projected.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (delta @ dt_proj.weight.t()).transpose(1, 2)
-        a = -torch.exp(getattr(self, f"A{suffix}_log").float())
+        a = -torch.exp(a_log.float())
         return selective_scan(x, delta, a, b.transpose(1, 2).contiguous(), c.transpose(1, 2).contiguous(),
-                              getattr(self, f"D{suffix}").float(), z=z,
-                              delta_bias=dt_proj.bias.float(), delta_softplus=True)
+                              d.float(), z=z, delta_bias=dt_proj.bias.float(), delta_softplus=True)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(dim=-1)
         xz = self.in_proj(x).transpose(1, 2)
-        forward = self._direction(xz, "")
-        backward = flip_valid(self._direction(flip_valid(xz, lengths), "_b"), lengths)
+        forward = self._direction(xz, self.conv1d, self.x_proj, self.dt_proj, self.A_log, self.D)
+        backward = self._direction(flip_valid(xz, lengths), self.conv1d_b, self.x_proj_b, self.dt_proj_b,
+                                   self.A_b_log, self.D_b)
+        backward = flip_valid(backward, lengths)
         out = self.out_proj((forward + backward).transpose(1, 2))
         return out * mask[..., None].to(out.dtype)
