@@ -1,7 +1,7 @@
 """Training samples/s and inference queries/s of the built-in trainer on CPU: 1 process vs 2.
 
 Generates the demo's synthetic NLQ dataset (larger validation split), then trains the demo model
-(``trainers/configs/demo.yaml``) for ``--epochs`` epochs through ``osgnet-bench train``: one
+(``osgnet_bench/workflows/demo.yaml``) for ``--epochs`` epochs through ``osgnet-bench train``: one
 process with one thread and two torchrun processes (DDP, gloo) with one thread each, plus, with
 ``--two-threads``, one process with two intra-op threads (very slow on a busy machine: threads
 of tiny ops contend with every other process). Throughputs are read from each run's ``log.jsonl``: training
@@ -25,7 +25,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from osgnet_bench.cli import cli
-from trainers.train.demo import prepare_demo
+from osgnet_bench.workflows.demo import prepare_demo
 
 ONE = ("1 process, 1 thread", 1, 1)
 TWO = ("2 processes, 1 thread each", 2, 1)

@@ -16,7 +16,7 @@ from osgnet_bench.cli import cli
 from osgnet_bench.metrics import evaluate
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.tracks import get_track
-from trainers.train.demo import prepare_demo
+from osgnet_bench.workflows.demo import prepare_demo
 from trainers.train.loop import FAULT_AT_ENV, FAULT_RANK_ENV
 from trainers.train.state import load_training_state
 

@@ -1,7 +1,7 @@
 """The pretrain -> finetune -> evaluate recipe through the CLI on synthetic data, and the
 commands docs/recipes.md gives.
 
-The model is the built-in demo's (trainers/configs/demo.yaml: width 32, pad unit 128) so that the
+The model is the built-in demo's (osgnet_bench/workflows/demo.yaml: width 32, pad unit 128) so that the
 whole recipe trains in well under a minute on one CPU thread: narration pre-training with the
 object branch off, then finetuning with it on, once from the pretrained weights and once from
 scratch, on the same batches.
@@ -24,7 +24,7 @@ from osgnet_bench.cli import COMMANDS
 from osgnet_bench.cli import cli as osgnet_cli
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_MODEL = REPO / "trainers" / "configs" / "demo.yaml"
+DEMO_MODEL = REPO / "osgnet_bench" / "workflows" / "demo.yaml"
 
 
 @pytest.fixture()

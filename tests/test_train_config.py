@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from osgnet_bench.cli import cli
 from osgnet_bench.errors import UserError
+from osgnet_bench.workflows.demo import demo_sections, prepare_demo
 from trainers.config import apply_overrides, load_run_config, parse_run_config
-from trainers.train.demo import demo_sections, prepare_demo
 from trainers.train.launch import LaunchOptions, torchrun_command
 
 OFFICIAL = {

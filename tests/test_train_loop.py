@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from osgnet_bench.annotations.jsonl import read_query_jsonl
 from osgnet_bench.cli import cli
 from osgnet_bench.predictions import read_predictions
+from osgnet_bench.workflows.demo import demo_test_jsonl, prepare_demo
 from submissions.validate import validate_submission_file
-from trainers.train.demo import demo_test_jsonl, prepare_demo
 from trainers.train.failure import NonFiniteLossError
 from trainers.train.state import load_training_state
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from osgnet_bench.workflows.demo import prepare_demo
 from trainers.config import RunConfig, load_run_config
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import collate_samples
-from trainers.train.demo import prepare_demo
 from trainers.train.distributed import DistContext
 from trainers.train.loop import Trainer, TrainRequest
 from trainers.train.sampling import SkipFirstBatches, training_batches

@@ -36,7 +36,7 @@ def command(track: str, config_path: str | None, overrides: tuple[str, ...], che
             rdzv_endpoint: str | None, rdzv_id: str, max_restarts: int) -> None:
     """Train (skipped with --checkpoint), infer on the evaluation split, evaluate with the exact
     metrics and print them beside a random-guess baseline. Resumes an interrupted run in --out."""
-    from trainers.train.job import run_job
+    from osgnet_bench.workflows.run import run_job
     from trainers.train.launch import LaunchOptions
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)

@@ -1,5 +1,5 @@
 """The built-in demo of ``osgnet-bench run``: a synthetic dataset in the real formats and the
-small model of ``trainers/configs/demo.yaml``, sized to train on two CPU cores in minutes."""
+small model of ``demo.yaml`` beside this module, sized to train on two CPU cores in minutes."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ DEMO_STEPS = 96
 
 def demo_sections() -> dict:
     """The model / optimisation sections of the packaged demo config."""
-    text = resources.files("trainers").joinpath("configs", "demo.yaml").read_text(encoding="utf-8")
+    text = resources.files("osgnet_bench.workflows").joinpath("demo.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

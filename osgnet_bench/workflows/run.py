@@ -1,6 +1,6 @@
 """The main job (``osgnet-bench run``): train, predict the evaluation split, score it with the
 exact metrics beside a random-guess baseline, and for a test split write and validate the EvalAI
-submission. Without a config it runs the built-in demo (``trainers.train.demo``).
+submission. Without a config it runs the built-in demo (``osgnet_bench.workflows.demo``).
 
 Files in the run directory, besides the training run's (``trainers.train.loop``)::
 
@@ -20,11 +20,11 @@ from osgnet_bench.files import write_json
 from osgnet_bench.metrics import EvaluationResult, evaluate
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.tracks import Track, get_track
+from osgnet_bench.workflows.baseline import length_fractions, random_predictions
+from osgnet_bench.workflows.demo import demo_test_jsonl, prepare_demo
 from submissions.validate import ValidationReport, validate_submission
 from submissions.writer import RankedWindows, build_submission, write_submission
 from trainers.config import load_run_config
-from trainers.train.baseline import length_fractions, random_predictions
-from trainers.train.demo import demo_test_jsonl, prepare_demo
 from trainers.train.evaluation import ground_truth_path
 from trainers.train.launch import LaunchOptions
 from trainers.train.session import infer_session, train_session
