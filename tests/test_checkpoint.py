@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
+from tiny_model import tiny_config_document
 
 from osgnet_bench.cli import main
 from osgnet_bench.errors import UserError
 from trainers.model.checkpoint import MODEL_FORMAT, load_checkpoint_into, read_checkpoint
 from trainers.model.config import parse_model_config
 from trainers.model.osgnet import OSGNet
-from trainers.model.tiny import tiny_config_document
 from trainers.train.state import STATE_FORMAT
 
 

@@ -3,10 +3,10 @@ on what it is batched with; with the reference default they do (documented quirk
 
 import pytest
 import torch
+from tiny_model import tiny_config_document
 
 from trainers.model.config import parse_model_config
 from trainers.model.osgnet import OSGNet
-from trainers.model.tiny import tiny_config_document
 
 SHORT_STEPS, SHORT_TOKENS = 200, 6
 FULL_STEPS = 512  # exactly the padded length of a batch of its own

@@ -7,10 +7,10 @@ import copy
 
 import pytest
 import yaml
+from tiny_model import tiny_config_document
 
 from osgnet_bench.errors import UserError
 from trainers.model.config import Quirks, load_model_config, parse_model_config
-from trainers.model.tiny import tiny_config_document
 
 
 def test_nlq_v2_values(shared_reference):

@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 import yaml
+from tiny_model import tiny_config_document
 
 from osgnet_bench.cli import main
 from trainers.model.config import parse_model_config
 from trainers.model.osgnet import OSGNet
 from trainers.model.selective_scan import scan_backend_name
-from trainers.model.tiny import tiny_config_document
 
 VIDEO_DIM, TEXT_DIM, OBJECT_DIM, MAX_SEQ_LEN = 24, 12, 16, 1024
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_model import tiny_config_document
 
 from osgnet_bench.errors import UserError
 from trainers.model.checkpoint import MODEL_FORMAT
@@ -13,7 +14,6 @@ from trainers.model.osgnet import OSGNet
 from trainers.model.partial_load import (INITIALISED, LOADED, MIS_SHAPED, RESET, UNEXPECTED, check_matching,
                                          group_by_module, load_matching)
 from trainers.model.summary import build_on_meta
-from trainers.model.tiny import tiny_config_document
 
 OBJECT_MODULES = ("obj_attn", "ln_obj", "obj_mlp", "ln_obj_mlp", "gate_mlp", "ln_gate_mlp", "drop_path_obj_mlp")
 
