@@ -47,24 +47,26 @@ def peak_rss_mib() -> float:
 
 def synthetic_sample(length: int, seed: int, video_dim: int, text_dim: int, object_dim: int,
                      max_seq_len: int):
-    """One query in the reference's per-sample format with realistic sizes."""
+    """One query (a ``GroundingSample``) with realistic sizes."""
     import torch
+
+    from trainers.model.inputs import GroundingSample
 
     g = torch.Generator().manual_seed(seed)
     cuts = torch.linspace(0, length, 21)
     shots = torch.stack([cuts, torch.cat([cuts[1:], torch.tensor([float(max_seq_len)])])])
     segments = [torch.tensor([[s, s + 20.0]], dtype=torch.float64)
                 for s in torch.linspace(10, length - 40, 6).tolist()]
-    return {
-        "video_id": f"v{seed}", "query_id": f"q{seed}",
-        "feats": torch.randn(video_dim, length, generator=g),
-        "query_feats": torch.randn(text_dim, 14, generator=g),
-        "object_feats": [torch.randn(t % 3, object_dim, generator=g) for t in range(length)],
-        "segments": segments[0], "one_hot_labels": torch.ones(1, 1, dtype=torch.int64),
-        "video_query_feats": [torch.randn(text_dim, 8 + i, generator=g) for i in range(6)],
-        "video_segments": segments, "shots": shots, "fps": 30.0, "duration": length * 16 / 30,
-        "feat_stride": 16.0, "feat_num_frames": 16.0,
-    }
+    return GroundingSample(
+        video_id=f"v{seed}", query_id=f"q{seed}",
+        feats=torch.randn(video_dim, length, generator=g),
+        query_feats=torch.randn(text_dim, 14, generator=g),
+        object_feats=[torch.randn(t % 3, object_dim, generator=g) for t in range(length)],
+        segments=segments[0], one_hot_labels=torch.ones(1, 1, dtype=torch.int64),
+        video_query_feats=[torch.randn(text_dim, 8 + i, generator=g) for i in range(6)],
+        video_segments=segments, shots=shots, fps=30.0, duration=length * 16 / 30,
+        feat_stride=16.0, feat_num_frames=16.0,
+    )
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -73,6 +75,7 @@ def worker(args: argparse.Namespace) -> dict:
     import yaml
 
     from trainers.model.config import load_model_config, parse_model_config
+    from trainers.model.inputs import GroundingSample
     from trainers.model.osgnet import OSGNet
 
     torch.set_num_threads(args.threads)
@@ -80,7 +83,7 @@ def worker(args: argparse.Namespace) -> dict:
     if args.worker == "small":
         fixture = torch.load(args.fixture, weights_only=True)
         config = parse_model_config(yaml.safe_load(fixture["config_yaml"]), str(args.fixture))
-        samples = fixture["inputs"]
+        samples = [GroundingSample.from_reference(inputs) for inputs in fixture["inputs"]]
         repeats, warmup = args.repeats, 1
     else:
         config = load_model_config(args.config)
@@ -110,7 +113,7 @@ def worker(args: argparse.Namespace) -> dict:
     timed = {"full-1024": {"train forward (no grad)": train_forward_no_grad}}.get(
         args.worker, {"inference": inference, "train step": train_step})
     result = {"scenario": args.worker, "batch": len(samples), "T0": config.padded_length(
-        max(s["feats"].shape[-1] for s in samples)), "parameters": sum(p.numel() for p in model.parameters()),
+        max(s.num_steps for s in samples)), "parameters": sum(p.numel() for p in model.parameters()),
         "threads": args.threads, "model_mib": base, "times": {}, "peaks": {}}
     for name, run in timed.items():
         for _ in range(warmup):

@@ -5,12 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainers.model.assign import assign_batch, assign_video, smooth_labels
-from trainers.model.points import PointGenerator, pyramid_strides
+from trainers.model.points import PointGenerator
 
+OSGNET_STRIDES = [1, 2, 4, 8, 16, 32, 64]
 
 def osgnet_points(max_seq_len: int = 64) -> torch.Tensor:
     """All points of a 64-step video on OSGNet's 7 levels, concatenated: [127, 4]."""
-    generator = PointGenerator(max_seq_len, pyramid_strides(6))
+    generator = PointGenerator(max_seq_len, OSGNET_STRIDES)
     return torch.cat(generator([max_seq_len // 2**level for level in range(7)]))
 
 
@@ -74,7 +75,7 @@ def test_too_short_gt_has_no_positive():
 
 
 def test_batch_stacks_samples_and_keeps_float64():
-    generator = PointGenerator(64, pyramid_strides(6))
+    generator = PointGenerator(64, OSGNET_STRIDES)
     level_pts = generator([64 // 2**level for level in range(7)])
     segments = [torch.tensor([[10.0, 20.0]], dtype=torch.float64),
                 torch.zeros((0, 2), dtype=torch.float64)]
@@ -93,7 +94,7 @@ def test_smoothing_gives_095_and_005_for_one_class():
 
 def test_fixture_segments_give_the_reference_positive_count(shared_fixtures):
     fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
-    generator = PointGenerator(1024, pyramid_strides(6))
+    generator = PointGenerator(1024, OSGNET_STRIDES)
     level_pts = generator([1024 // 2**level for level in range(7)])
     cls_targets, _ = assign_batch(level_pts, [s["segments"] for s in fixture["inputs"]])
     # the reference's normaliser went 200 -> 181.2 = 0.9·200 + 0.1·12 positives

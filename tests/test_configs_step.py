@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from trainers.model.config import ModelConfig, load_model_config
+from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 
 pytestmark = pytest.mark.slow
@@ -30,23 +31,24 @@ LENGTH = 24
 ALWAYS_UNUSED = ".drop_path_attn.scale"
 
 
-def tiny_sample(config: ModelConfig, generator: torch.Generator) -> dict:
+def tiny_sample(config: ModelConfig, generator: torch.Generator) -> GroundingSample:
     """One query over LENGTH feature steps, with what this config's model reads."""
     segments = torch.tensor([[4.0, 12.0]], dtype=torch.float64)
-    sample = {
-        "video_id": "v0", "query_id": "q0_0", "fps": 30.0, "duration": LENGTH * 16 / 30,
-        "feats": torch.randn(config.video_stem.in_dim, LENGTH, generator=generator),
-        "query_feats": torch.randn(config.text_stem.in_dim, 6, generator=generator),
-        "segments": segments, "one_hot_labels": torch.ones(1, 1, dtype=torch.int64),
-    }
+    sample = GroundingSample(
+        video_id="v0", query_id="q0_0", fps=30.0, duration=LENGTH * 16 / 30, feat_stride=16.0, feat_num_frames=16.0,
+        feats=torch.randn(config.video_stem.in_dim, LENGTH, generator=generator),
+        query_feats=torch.randn(config.text_stem.in_dim, 6, generator=generator),
+        segments=segments, one_hot_labels=torch.ones(1, 1, dtype=torch.int64),
+    )
     if config.object_branch:
-        sample["object_feats"] = [torch.randn(t % 3, config.object_stem.in_dim, generator=generator)
-                                  for t in range(LENGTH)]
+        sample = dataclasses.replace(sample, object_feats=[
+            torch.randn(t % 3, config.object_stem.in_dim, generator=generator) for t in range(LENGTH)])
     if config.use_vtm:
         other_query = torch.randn(config.text_stem.in_dim, 4, generator=generator)
-        sample["video_query_feats"] = [sample["query_feats"], other_query]
-        sample["video_segments"] = [segments, torch.tensor([[14.0, 20.0]], dtype=torch.float64)]
-        sample["shots"] = torch.tensor([[0.0, 10.0, LENGTH], [10.0, LENGTH, config.max_seq_len]])
+        sample = dataclasses.replace(
+            sample, video_query_feats=[sample.query_feats, other_query],
+            video_segments=[segments, torch.tensor([[14.0, 20.0]], dtype=torch.float64)],
+            shots=torch.tensor([[0.0, 10.0, LENGTH], [10.0, LENGTH, config.max_seq_len]]))
     return sample
 
 

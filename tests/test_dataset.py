@@ -1,4 +1,4 @@
-"""The per-sample dict on synthetic data: the model contract, grid units, shots, object
+"""The dataset's ``GroundingSample`` on synthetic data: the model contract, grid units, shots, object
 conditioning, VTM inputs, caching, loaders, samplers and the start-up checks."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from trainers.data.loader import (
 )
 from trainers.data.sources import FeatureSources
 from trainers.data.stores import TextFeatureStore, write_text_store, write_video_store
+from trainers.model.inputs import GroundingSample
 from trainers.synth import SynthOptions, generate_dataset
 
 
@@ -52,42 +53,44 @@ def _rows(path) -> list[dict]:
 
 def test_sample_matches_the_model_contract(train, config):
     sample = train[0]
-    d_vid, steps = sample["feats"].shape
-    assert sample["feats"].dtype == torch.float32 and d_vid == config.input_vid_dim
-    assert sample["query_feats"].dtype == torch.float32 and sample["query_feats"].shape[0] == config.input_txt_dim
-    assert sample["segments"].dtype == torch.float64 and sample["segments"].shape == (1, 2)
-    assert sample["one_hot_labels"].dtype == torch.int64 and sample["one_hot_labels"].tolist() == [[1]]
-    assert (sample["fps"], sample["feat_stride"], sample["feat_num_frames"]) == (30.0, 16.0, 16.0)
-    assert sample["shots"].dtype == torch.float32 and sample["shots"].shape[0] == 2
-    assert sample["shots"][:, -1].tolist() == [steps, config.max_seq_len]
-    assert len(sample["object_feats"]) == steps
-    assert all(o.dtype == torch.float32 and o.ndim == 2 and o.shape[1] == 32 for o in sample["object_feats"])
-    num_queries = len(train.video_queries[sample["video_id"]])
-    assert len(sample["video_query_feats"]) == len(sample["video_segments"]) == num_queries
+    d_vid, steps = sample.feats.shape
+    assert sample.feats.dtype == torch.float32 and d_vid == config.input_vid_dim and sample.num_steps == steps
+    assert sample.query_feats.dtype == torch.float32 and sample.query_feats.shape[0] == config.input_txt_dim
+    assert sample.segments.dtype == torch.float64 and sample.segments.shape == (1, 2)
+    assert sample.one_hot_labels.dtype == torch.int64 and sample.one_hot_labels.tolist() == [[1]]
+    assert (sample.fps, sample.feat_stride, sample.feat_num_frames) == (30.0, 16.0, 16.0)
+    assert sample.shots.dtype == torch.float32 and sample.shots.shape[0] == 2
+    assert sample.shots[:, -1].tolist() == [steps, config.max_seq_len]
+    assert len(sample.object_feats) == steps
+    assert all(o.dtype == torch.float32 and o.ndim == 2 and o.shape[1] == 32 for o in sample.object_feats)
+    num_queries = len(train.video_queries[sample.video_id])
+    assert len(sample.video_query_feats) == len(sample.video_segments) == num_queries
 
 
 def test_sample_has_the_reference_fixture_format(train, shared_fixtures):
     reference = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)["inputs"][0]
     sample = train[0]
-    assert set(reference) <= set(sample) and set(sample) - set(reference) == {"query"}
+    fields = {f.name for f in dataclasses.fields(GroundingSample)}
+    assert set(reference) <= fields and fields - set(reference) == {"query"}
+    converted = GroundingSample.from_reference(reference)
     for key, expected in reference.items():
-        got = sample[key]
-        assert type(got) is type(expected), key
+        got = getattr(sample, key)
+        assert type(got) is type(expected) is type(getattr(converted, key)), key
         if isinstance(expected, torch.Tensor):
             assert got.dtype == expected.dtype and got.ndim == expected.ndim, key
         elif isinstance(expected, list):
             assert got[0].dtype == expected[0].dtype and got[0].ndim == expected[0].ndim, key
-    assert sample["shots"][1, -1] == train.config.max_seq_len
+    assert sample.shots[1, -1] == train.config.max_seq_len
 
 
 def test_segments_are_seconds_times_fps_over_stride(train, config):
     rows = _rows(config.train_jsonl_file)
     for index in range(len(train)):
         sample, row = train[index], rows[index]
-        assert sample["query_id"] == row["query_id"]
+        assert sample.query_id == row["query_id"]
         expected = np.asarray(row["timestamps"]) * 30.0 / 16.0
-        np.testing.assert_array_equal(sample["segments"].numpy(), expected)
-        assert sample["duration"] == row["duration"]
+        np.testing.assert_array_equal(sample.segments.numpy(), expected)
+        assert sample.duration == row["duration"]
 
 
 def test_video_queries_are_every_query_of_the_video_in_file_order(train, config):
@@ -95,22 +98,22 @@ def test_video_queries_are_every_query_of_the_video_in_file_order(train, config)
     rows = _rows(config.train_jsonl_file)
     for index in (0, 5, len(train) - 1):
         sample = train[index]
-        same_video = [r for r in rows if r["video_id"] == sample["video_id"]]
-        assert sample["query_id"] in [r["query_id"] for r in same_video]
-        for feats, segments, row in zip(sample["video_query_feats"], sample["video_segments"], same_video):
+        same_video = [r for r in rows if r["video_id"] == sample.video_id]
+        assert sample.query_id in [r["query_id"] for r in same_video]
+        for feats, segments, row in zip(sample.video_query_feats, sample.video_segments, same_video):
             np.testing.assert_array_equal(feats.numpy(), texts.read(row["query_id"]).T)
             np.testing.assert_array_equal(segments.numpy(), np.asarray(row["timestamps"]) * 30 / 16)
 
 
 def test_shots_follow_the_caption_rules(train, config):
     sample = train[3]
-    captions = CaptionSource(config.lavila_caption_dir).read(sample["video_id"])
+    captions = CaptionSource(config.lavila_caption_dir).read(sample.video_id)
     cuts = shot_cut_frames(captions, 30.0)
     assert len(cuts) >= 2
-    expected = shots_from_cuts(cuts, sample["feats"].shape[1], 16.0, config.max_seq_len)
-    np.testing.assert_array_equal(sample["shots"].numpy(), expected)
-    left, right = sample["shots"][:, :-1]
-    assert left[0] == 0 and right[-1] == sample["feats"].shape[1] and torch.equal(left[1:], right[:-1])
+    expected = shots_from_cuts(cuts, sample.num_steps, 16.0, config.max_seq_len)
+    np.testing.assert_array_equal(sample.shots.numpy(), expected)
+    left, right = sample.shots[:, :-1]
+    assert left[0] == 0 and right[-1] == sample.num_steps and torch.equal(left[1:], right[:-1])
 
 
 def test_object_tokens_are_the_query_classes_detected_at_each_step(train, config):
@@ -121,12 +124,12 @@ def test_object_tokens_are_the_query_classes_detected_at_each_step(train, config
         sample = train[index]
         steps = decode_detections(train.sources.objects.reader.get(record.video_id))
         label_ids = list(dict.fromkeys(int(entry["class_id"]) for entry in record.labels))
-        for t, tokens in enumerate(sample["object_feats"]):
+        for t, tokens in enumerate(sample.object_feats):
             expected = [c for c in label_ids if c in steps[t]] if t < len(steps) else []
             torch.testing.assert_close(tokens, table[expected], rtol=0, atol=0)
             checked_full += bool(expected)
         if not label_ids:
-            assert all(o.shape[0] == 0 for o in sample["object_feats"])
+            assert all(o.shape[0] == 0 for o in sample.object_feats)
             checked_empty += 1
     assert checked_full > 50 and checked_empty >= 1
 
@@ -150,8 +153,8 @@ def test_cache_respects_its_count_and_byte_budgets(config):
 
 
 def test_two_workers_give_the_same_samples_as_zero(train):
-    plain = {s["query_id"]: s for batch in make_data_loader(train, 3, 0, training=False) for s in batch}
-    forked = {s["query_id"]: s for batch in make_data_loader(train, 3, 2, training=False) for s in batch}
+    plain = {s.query_id: s for batch in make_data_loader(train, 3, 0, training=False) for s in batch}
+    forked = {s.query_id: s for batch in make_data_loader(train, 3, 2, training=False) for s in batch}
     assert len(plain) == len(forked) == len(train)
     for query_id, sample in plain.items():
         _assert_same_sample(sample, forked[query_id])
@@ -223,19 +226,23 @@ def test_epoch_reaches_persistent_workers(config):
     by_epoch = []
     for epoch in (0, 1):
         set_loader_epoch(loader, epoch)
-        by_epoch.append({s["query_id"]: s["segments"] for batch in loader for s in batch})
+        by_epoch.append({s.query_id: s.segments for batch in loader for s in batch})
     jittered.set_epoch(1)
     index = next(i for i, r in enumerate(jittered.records) if r.query_id in by_epoch[1])
-    assert torch.equal(by_epoch[1][jittered.records[index].query_id], jittered[index]["segments"])
+    assert torch.equal(by_epoch[1][jittered.records[index].query_id], jittered[index].segments)
     shared = set(by_epoch[0]) & set(by_epoch[1])
     assert any(not torch.equal(by_epoch[0][q], by_epoch[1][q]) for q in shared)
 
 
 def test_works_with_distributed_sampler(train):
-    loader = DataLoader(train, batch_size=2, sampler=DistributedSampler(train, num_replicas=2, rank=1, shuffle=True),
-                        collate_fn=collate_samples)
+    sampler = DistributedSampler(train, num_replicas=2, rank=1, shuffle=True, seed=0)
+    loader = DataLoader(train, batch_size=2, sampler=sampler, collate_fn=collate_samples)
+    expected = list(sampler)[:2]
     batch = next(iter(loader))
-    assert isinstance(batch, list) and len(batch) == 2 and "feats" in batch[0]
+    assert [s.query_id for s in batch] == [train.records[i].query_id for i in expected]
+    for sample, index in zip(batch, expected):
+        _assert_same_sample(sample, train[index])
+        np.testing.assert_array_equal(sample.feats.numpy(), train.sources.videos.read(sample.video_id).T)
 
 
 def test_grouped_sampler_keeps_videos_together_and_splits_between_replicas(train):
@@ -257,25 +264,25 @@ def test_unannotated_split_has_no_ground_truth(config, synth):
     test_split = config.with_paths(val_jsonl_file=synth / "annotations" / "ego4d_nlq_test_v2_label_lemma.jsonl")
     dataset = GroundingDataset.from_config(test_split, "val")
     sample = dataset[0]
-    assert sample["segments"] is None and sample["one_hot_labels"] is None and sample["video_segments"] is None
-    assert len(sample["video_query_feats"]) >= 1
+    assert sample.segments is None and sample.one_hot_labels is None and sample.video_segments is None
+    assert len(sample.video_query_feats) >= 1
 
 
 def test_query_subset_cap_and_no_vtm_inputs(config):
     capped = GroundingDataset.from_config(dataclasses.replace(config, mul_query_input=2), "train")
     big = next(i for i, r in enumerate(capped.records) if len(capped.video_queries[r.video_id]) > 2)
     first = capped[big]
-    assert len(first["video_query_feats"]) == len(first["video_segments"]) == 2
-    assert all(torch.equal(a, b) for a, b in zip(first["video_query_feats"], capped[big]["video_query_feats"]))
+    assert len(first.video_query_feats) == len(first.video_segments) == 2
+    assert all(torch.equal(a, b) for a, b in zip(first.video_query_feats, capped[big].video_query_feats))
     without = GroundingDataset.from_config(dataclasses.replace(config, mul_query_input=0), "train")[0]
-    assert "video_query_feats" not in without and "video_segments" not in without
+    assert without.video_query_feats is None and without.video_segments is None
 
 
 def test_temporal_jitter_contains_the_original_window(config, train):
     jittered = GroundingDataset.from_config(dataclasses.replace(config, enable_temporal_jittering=True), "train")
     grew = 0
     for index in range(20):
-        original, wide = train[index]["segments"][0], jittered[index]["segments"][0]
+        original, wide = train[index].segments[0], jittered[index].segments[0]
         assert wide[0] <= original[0] + 1e-9 and wide[1] >= original[1] - 1e-9
         grew += bool(wide[1] - wide[0] > original[1] - original[0] + 1e-6)
     assert grew > 10
@@ -285,7 +292,7 @@ def test_training_refuses_videos_longer_than_max_seq_len(config):
     short = dataclasses.replace(config, max_seq_len=64)
     with pytest.raises(UserError, match=r"feature steps, more than dataset.max_seq_len = 64"):
         GroundingDataset.from_config(short, "train")[0]
-    assert GroundingDataset.from_config(short, "val")[0]["feats"].shape[1] > 0
+    assert GroundingDataset.from_config(short, "val")[0].num_steps > 0
 
 
 def test_missing_keys_are_all_counted_in_one_error(config, tmp_path):
@@ -334,10 +341,9 @@ def test_sources_need_both_object_paths(config):
         FeatureSources.open(dataclasses.replace(config, classname_feat_dir=None), "train")
 
 
-def _assert_same_sample(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        x, y = a[key], b[key]
+def _assert_same_sample(a: GroundingSample, b: GroundingSample) -> None:
+    for key in (f.name for f in dataclasses.fields(GroundingSample)):
+        x, y = getattr(a, key), getattr(b, key)
         if isinstance(x, torch.Tensor):
             assert x.dtype == y.dtype and torch.equal(x, y), key
         elif isinstance(x, list):

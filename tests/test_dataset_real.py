@@ -62,13 +62,13 @@ def test_real_annotations_give_grid_segments_and_query_objects(shared_data, tmp_
     assert len(dataset) == len(subset)
     for index in range(0, len(subset), max(1, len(subset) // 12)):
         record, sample = subset[index], dataset[index]
-        np.testing.assert_array_equal(sample["segments"].numpy(), np.asarray(record.windows) * fps / 16.0)
-        assert sample["duration"] == record.duration
+        np.testing.assert_array_equal(sample.segments.numpy(), np.asarray(record.windows) * fps / 16.0)
+        assert sample.duration == record.duration
         label_ids = list(dict.fromkeys(int(e["class_id"]) for e in record.labels))
         (start, end), = record.windows
         inside = int(start * fps / 16)
-        torch.testing.assert_close(sample["object_feats"][inside], table[label_ids], rtol=0, atol=0)
-        assert len(sample["video_query_feats"]) == len(dataset.video_queries[record.video_id]) >= 1
+        torch.testing.assert_close(sample.object_feats[inside], table[label_ids], rtol=0, atol=0)
+        assert len(sample.video_query_feats) == len(dataset.video_queries[record.video_id]) >= 1
 
 
 def test_goalstep_ground_truth_past_duration_is_not_clipped(shared_data, tmp_path):
@@ -78,8 +78,8 @@ def test_goalstep_ground_truth_past_duration_is_not_clipped(shared_data, tmp_pat
     config = _stand_in_stores(tmp_path, subset, 30.0)
     dataset = GroundingDataset(subset, config, FeatureSources.open(config, "val"), training=False)
     sample = dataset[subset.index(late)]
-    assert sample["segments"][0, 1].item() == pytest.approx(late.windows[0][1] * 30 / 16)
-    assert sample["segments"][0, 1].item() > sample["duration"] * 30 / 16
+    assert sample.segments[0, 1].item() == pytest.approx(late.windows[0][1] * 30 / 16)
+    assert sample.segments[0, 1].item() > sample.duration * 30 / 16
 
 
 def test_missing_keys_over_the_whole_nlq_val_file(shared_data, tmp_path):

@@ -5,8 +5,9 @@ import torch
 
 from trainers.model.decode import (DecodeConfig, Detections, VideoTiming, decode_batch,
                                    grid_to_seconds, level_candidates, select_windows)
-from trainers.model.points import PointGenerator, level_points, pyramid_strides
+from trainers.model.points import PointGenerator, level_points
 
+OSGNET_STRIDES = [1, 2, 4, 8, 16, 32, 64]
 NLQ_TIMING = VideoTiming(fps=30.0, duration=100.0, feat_stride=16.0, feat_num_frames=16.0)
 
 
@@ -62,7 +63,7 @@ def test_select_windows_caps_and_sorts_per_class():
 
 
 def test_decode_batch_shapes_and_never_empty():
-    generator = PointGenerator(64, pyramid_strides(6))
+    generator = PointGenerator(64, OSGNET_STRIDES)
     lengths = [64 // 2**level for level in range(7)]
     points = generator(lengths)
     rng = torch.Generator().manual_seed(0)
@@ -87,7 +88,7 @@ def test_empty_level_and_no_candidates_do_not_crash():
 def test_fixture_eval_outputs_decode_to_reference_windows(shared_fixtures):
     fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     expected = fixture["expected"]
-    generator = PointGenerator(1024, pyramid_strides(6))
+    generator = PointGenerator(1024, OSGNET_STRIDES)
     points = generator([x.shape[1] for x in expected["eval_cls_logits"]])
     masks = [m.squeeze(1) for m in expected["eval_fpn_masks"]]
     timings = [VideoTiming(s["fps"], s["duration"], s["feat_stride"], s["feat_num_frames"])

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from trainers.model.assign import assign_batch
 from trainers.model.losses import (diou_loss_1d, infonce_loss, nlq_losses, shot_spans,
                                    sigmoid_focal_loss, update_normalizer, vtm_labels, vtm_loss)
-from trainers.model.points import PointGenerator, pyramid_strides
+from trainers.model.points import PointGenerator
 
+OSGNET_STRIDES = [1, 2, 4, 8, 16, 32, 64]
 
 def test_focal_loss_by_hand():
     logits = torch.tensor([0.0, 0.0, 2.0])
@@ -94,7 +95,7 @@ def test_nlq_loss_without_positives_keeps_a_gradient_path():
 def test_fixture_losses_and_normalizer_match_the_reference(shared_fixtures):
     fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     expected = fixture["expected"]
-    generator = PointGenerator(1024, pyramid_strides(6))
+    generator = PointGenerator(1024, OSGNET_STRIDES)
     points = generator([x.shape[1] for x in expected["train_cls_logits"]])
     cls_targets, reg_targets = assign_batch(points, [s["segments"] for s in fixture["inputs"]])
     masks = [m.squeeze(1) for m in expected["eval_fpn_masks"]]
@@ -149,7 +150,7 @@ def test_infonce_by_hand():
 
 def test_infonce_without_positives_is_zero_not_nan():
     similarity = torch.randn(3, 4, requires_grad=True)
-    loss = infonce_loss(similarity, torch.zeros(3, 4, dtype=torch.bool))
+    loss = infonce_loss(similarity, torch.zeros(3, 4, dtype=torch.bool), temperature=0.05)
     assert loss.item() == 0.0
     loss.backward()
     assert torch.all(similarity.grad == 0)
@@ -158,7 +159,7 @@ def test_infonce_without_positives_is_zero_not_nan():
 def test_vtm_loss_divides_by_normalizer_and_world_size():
     similarity = torch.tensor([[0.3, -0.2, 0.1], [0.0, 0.5, -0.4]])
     labels = torch.tensor([[True, False, False], [False, True, True]])
-    base = infonce_loss(similarity, labels).item()
+    base = infonce_loss(similarity, labels, temperature=0.05).item()
     assert base > 0
-    assert vtm_loss(similarity, labels, normalizer=181.2, world_size=2).item() == pytest.approx(
+    assert vtm_loss(similarity, labels, normalizer=181.2, temperature=0.05, world_size=2).item() == pytest.approx(
         base / 181.2 / 2, rel=1e-6)

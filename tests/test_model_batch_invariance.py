@@ -6,6 +6,7 @@ import torch
 from tiny_model import tiny_config_document
 
 from trainers.model.config import parse_model_config
+from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 
 SHORT_STEPS, SHORT_TOKENS = 200, 6
@@ -13,15 +14,15 @@ FULL_STEPS = 512  # exactly the padded length of a batch of its own
 LONG_STEPS, LONG_TOKENS = 900, 9
 
 
-def make_sample(steps: int, tokens: int, seed: int) -> dict:
+def make_sample(steps: int, tokens: int, seed: int) -> GroundingSample:
     g = torch.Generator().manual_seed(seed)
-    return {
-        "video_id": f"v{seed}", "query_id": f"q{seed}_0",
-        "feats": torch.randn(24, steps, generator=g),
-        "query_feats": torch.randn(12, tokens, generator=g),
-        "object_feats": [torch.randn(2, 16, generator=g) if t % 3 == 0 else None for t in range(steps)],
-        "fps": 30.0, "duration": steps * 16 / 30, "feat_stride": 16.0, "feat_num_frames": 16.0,
-    }
+    return GroundingSample(
+        video_id=f"v{seed}", query_id=f"q{seed}_0",
+        feats=torch.randn(24, steps, generator=g),
+        query_feats=torch.randn(12, tokens, generator=g),
+        object_feats=[torch.randn(2, 16, generator=g) if t % 3 == 0 else None for t in range(steps)],
+        fps=30.0, duration=steps * 16 / 30, feat_stride=16.0, feat_num_frames=16.0,
+    )
 
 
 def relative(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -41,7 +42,7 @@ def perturbed_model(padding_reaches_convs: bool) -> OSGNet:
     return model
 
 
-def assert_encodings_match(model: OSGNet, sample: dict, steps: int, tokens: int) -> None:
+def assert_encodings_match(model: OSGNet, sample: GroundingSample, steps: int, tokens: int) -> None:
     """Text, level-0 video and every FPN level of ``sample`` alone vs batched with a longer one."""
     long = make_sample(LONG_STEPS, LONG_TOKENS, 2)
     alone, batched = model.encode([sample]), model.encode([sample, long])

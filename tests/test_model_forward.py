@@ -3,6 +3,7 @@ loss normaliser, padding invariance, the documented quirk switches, and ``model-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,14 +13,15 @@ from tiny_model import tiny_config_document
 
 from osgnet_bench.cli import main
 from trainers.model.config import parse_model_config
+from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 from trainers.model.selective_scan import scan_backend_name
 
 VIDEO_DIM, TEXT_DIM, OBJECT_DIM, MAX_SEQ_LEN = 24, 12, 16, 1024
 
 
-def make_sample(length: int, seed: int, num_queries: int = 3) -> dict:
-    """One query of a synthetic video in the reference's per-sample format (model.md 1.1)."""
+def make_sample(length: int, seed: int, num_queries: int = 3) -> GroundingSample:
+    """One query of a synthetic video with every field the model reads."""
     g = torch.Generator().manual_seed(seed)
     objects = [torch.randn(int(torch.randint(0, 3, (1,), generator=g)), OBJECT_DIM, generator=g)
                for _ in range(length)]
@@ -27,14 +29,14 @@ def make_sample(length: int, seed: int, num_queries: int = 3) -> dict:
                 for i, s in enumerate(torch.linspace(5, length - 60, num_queries).tolist())]
     cuts = torch.tensor([0.0, length * 0.3, length * 0.55, length * 0.8, length])
     shots = torch.stack([torch.cat([cuts[:-1], cuts[-1:]]), torch.cat([cuts[1:], torch.tensor([MAX_SEQ_LEN])])])
-    return {
-        "video_id": f"vid{seed}", "query_id": f"q{seed}", "feats": torch.randn(VIDEO_DIM, length, generator=g),
-        "query_feats": torch.randn(TEXT_DIM, 5 + seed % 4, generator=g), "object_feats": objects,
-        "segments": segments[0], "one_hot_labels": torch.ones(1, 1, dtype=torch.int64),
-        "video_query_feats": [torch.randn(TEXT_DIM, 4 + i, generator=g) for i in range(num_queries)],
-        "video_segments": segments, "shots": shots, "fps": 30.0, "duration": length * 16 / 30,
-        "feat_stride": 16.0, "feat_num_frames": 16.0,
-    }
+    return GroundingSample(
+        video_id=f"vid{seed}", query_id=f"q{seed}", feats=torch.randn(VIDEO_DIM, length, generator=g),
+        query_feats=torch.randn(TEXT_DIM, 5 + seed % 4, generator=g), object_feats=objects,
+        segments=segments[0], one_hot_labels=torch.ones(1, 1, dtype=torch.int64),
+        video_query_feats=[torch.randn(TEXT_DIM, 4 + i, generator=g) for i in range(num_queries)],
+        video_segments=segments, shots=shots, fps=30.0, duration=length * 16 / 30,
+        feat_stride=16.0, feat_num_frames=16.0,
+    )
 
 
 def build(path_pdrop: float = 0.0, **quirks: bool) -> OSGNet:
@@ -71,7 +73,7 @@ def test_eval_predictions(samples):
         segments, scores = prediction["segments"], prediction["scores"]
         assert segments.shape == (5, 2) and scores.shape == (5,)
         assert torch.all(scores[:-1] >= scores[1:])
-        assert torch.all(segments >= 0) and torch.all(segments <= sample["duration"])
+        assert torch.all(segments >= 0) and torch.all(segments <= sample.duration)
         assert torch.all(segments[:, 1] >= segments[:, 0])
 
 
@@ -99,11 +101,11 @@ def test_empty_shots_and_queries_without_windows(samples):
     VTM loss; a sample without GT windows only has negatives."""
     model = build().train()
     empty_shots = torch.tensor([[0.0, 0.0, 300.0], [0.0, 0.5, MAX_SEQ_LEN]])
-    no_window = {**samples[0], "segments": torch.zeros(0, 2, dtype=torch.float64),
-                 "one_hot_labels": torch.zeros(0, 1, dtype=torch.int64), "shots": empty_shots}
+    no_window = dataclasses.replace(samples[0], segments=torch.zeros(0, 2, dtype=torch.float64),
+                                    one_hot_labels=torch.zeros(0, 1, dtype=torch.int64), shots=empty_shots)
     losses = model([no_window, samples[1]])
     assert torch.isfinite(losses["final_loss"]) and losses["vtm_loss"] > 0
-    losses = model([no_window, {**samples[1], "shots": empty_shots}])
+    losses = model([no_window, dataclasses.replace(samples[1], shots=empty_shots)])
     assert losses["vtm_loss"] == 0 and torch.isfinite(losses["final_loss"])
     losses["final_loss"].backward()
 
@@ -135,7 +137,7 @@ def test_half_clip_offset_quirk_shifts_times(samples):
     shifted, plain = build().eval(), build(half_clip_time_offset=False).eval()
     with torch.no_grad():
         on, off = shifted(samples[:1])[0]["segments"], plain(samples[:1])[0]["segments"]
-    duration = samples[0]["duration"]
+    duration = samples[0].duration
     inside = (on > 0) & (on < duration) & (off > 0) & (off < duration)
     assert inside.any()
     torch.testing.assert_close(on[inside] - off[inside], torch.full_like(on[inside], 0.5 * 16 / 30),

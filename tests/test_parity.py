@@ -13,6 +13,7 @@ import yaml
 
 from trainers.model.checkpoint import convert_checkpoint, load_checkpoint_into
 from trainers.model.config import parse_model_config
+from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 
 ATOL = RTOL = 1e-4
@@ -33,14 +34,15 @@ def parity(shared_fixtures, tmp_path_factory):
     model = OSGNet(config)
     convert_checkpoint(official, model, ours)
     epoch = load_checkpoint_into(model, ours)
+    samples = [GroundingSample.from_reference(inputs) for inputs in fixture["inputs"]]
 
     model.eval()
     with torch.no_grad():
-        encoded = model.encode(fixture["inputs"])
-        results = model.predict(fixture["inputs"], encoded)
+        encoded = model.encode(samples)
+        results = model.predict(samples, encoded)
     model.train()
-    train_encoded = model.encode(fixture["inputs"])
-    losses = model.losses(fixture["inputs"], train_encoded)
+    train_encoded = model.encode(samples)
+    losses = model.losses(samples, train_encoded)
     losses["final_loss"].backward()
     grads = {name: (0.0 if p.grad is None else p.grad.norm().item())
              for name, p in model.named_parameters()}

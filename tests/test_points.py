@@ -5,13 +5,9 @@ import math
 import pytest
 import torch
 
-from trainers.model.points import (OSGNET_REGRESSION_RANGES, PointGenerator, level_points,
-                                   pyramid_strides)
+from trainers.model.points import OSGNET_REGRESSION_RANGES, PointGenerator, level_points
 
-
-def test_pyramid_strides_of_osgnet():
-    assert pyramid_strides(6) == [1, 2, 4, 8, 16, 32, 64]
-    assert pyramid_strides(3, scale_factor=3, start_level=1) == [3, 9, 27]
+OSGNET_STRIDES = [1, 2, 4, 8, 16, 32, 64]
 
 
 def test_level_rows_are_position_range_stride():
@@ -23,7 +19,7 @@ def test_level_rows_are_position_range_stride():
 
 
 def test_generator_slices_each_level_to_its_length():
-    generator = PointGenerator(1024, pyramid_strides(6))
+    generator = PointGenerator(1024, OSGNET_STRIDES)
     lengths = [1024 // 2**level for level in range(7)]
     points = generator(lengths)
     assert [p.shape for p in points] == [torch.Size([n, 4]) for n in lengths]
@@ -37,7 +33,7 @@ def test_generator_slices_each_level_to_its_length():
 
 
 def test_buffers_are_reference_sized_and_not_saved():
-    generator = PointGenerator(1024, pyramid_strides(6))
+    generator = PointGenerator(1024, OSGNET_STRIDES)
     assert generator.state_dict() == {}
     buffers = dict(generator.named_buffers())
     for level in range(7):

@@ -124,9 +124,9 @@ def test_narration_samples_train_the_pretrain_model(narration_data, one_thread):
     dataset = GroundingDataset.from_config(config.dataset, "train", seed=0)
     samples = [dataset[0], dataset[1]]
     for sample in samples:
-        assert not {"video_query_feats", "video_segments", "object_feats", "shots"} & set(sample)
-        assert sample["query"].startswith("#C C ") and sample["segments"].shape == (1, 2)
-        assert sample["query_feats"].shape[0] == config.dataset.input_txt_dim
+        assert sample.video_query_feats is sample.video_segments is sample.object_feats is sample.shots is None
+        assert sample.query.startswith("#C C ") and sample.segments.shape == (1, 2)
+        assert sample.query_feats.shape[0] == config.dataset.input_txt_dim
     torch.manual_seed(0)
     model = OSGNet(config.model).train()
     losses = model(samples)

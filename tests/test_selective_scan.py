@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from trainers.model import selective_scan as scan_module
-from trainers.model.masking import flip_valid, lengths_from_mask, mask_from_lengths
+from trainers.model.masking import flip_valid
 from trainers.model.selective_scan import scan_backend_name, selective_scan, torch_selective_scan
 
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
@@ -198,13 +198,14 @@ def test_flip_valid_is_its_own_inverse(lengths):
         torch.testing.assert_close(flipped[b, :, :n], x[b, :, :n].flip(-1), rtol=0, atol=0)
 
 
-def test_masks_and_lengths():
-    lengths = torch.tensor([3, 0, 5])
-    mask = mask_from_lengths(lengths, 5)
+def mask_from_lengths(lengths: torch.Tensor, length: int) -> torch.Tensor:
+    """Prefix mask from valid lengths: lengths [batch] -> bool [batch, length]."""
+    return torch.arange(length, device=lengths.device) < lengths[:, None]
+
+
+def test_mask_from_lengths():
+    mask = mask_from_lengths(torch.tensor([3, 0, 5]), 5)
     assert mask.tolist() == [[True] * 3 + [False] * 2, [False] * 5, [True] * 5]
-    assert lengths_from_mask(mask[:, None, :]).tolist() == [3, 0, 5]
-    with pytest.raises(ValueError, match="prefix"):
-        lengths_from_mask(torch.tensor([[True, False, True]]))
 
 
 def padded_batch(lengths, d_inner=4, d_state=3, seed=7):

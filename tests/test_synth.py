@@ -63,10 +63,10 @@ def test_every_split_loads_with_no_missing_key(generated):
             dataset = GroundingDataset.from_config(config, split)
             assert len(dataset) == manifest["counts"][split]["queries"]
             sample = dataset[len(dataset) - 1]
-            assert sample["feats"].shape[0] == 64 and sample["query_feats"].shape[0] == 32
-            assert sample["feats"].shape[1] <= config.max_seq_len
+            assert sample.feats.shape[0] == 64 and sample.query_feats.shape[0] == 32
+            assert sample.num_steps <= config.max_seq_len
         test_jsonl = root / manifest["annotations"]["test"]["lemma_jsonl"]
-        assert GroundingDataset.from_config(config.with_paths(val_jsonl_file=test_jsonl), "val")[0]["feats"].numel()
+        assert GroundingDataset.from_config(config.with_paths(val_jsonl_file=test_jsonl), "val")[0].feats.numel()
 
 
 def test_nlq_raw_nesting_and_official_conversion(generated):
@@ -182,17 +182,17 @@ def test_statistics_resemble_the_real_tracks(tmp_path):
 def _probe_data(dataset):
     """Padded videos (N, D, T), mean query tokens (N, Dt), GT cell masks (N, T), valid masks."""
     samples = [dataset[i] for i in range(len(dataset))]
-    longest = max(s["feats"].shape[1] for s in samples)
-    videos = torch.zeros(len(samples), samples[0]["feats"].shape[0], longest)
+    longest = max(s.num_steps for s in samples)
+    videos = torch.zeros(len(samples), samples[0].feats.shape[0], longest)
     inside = torch.zeros(len(samples), longest)
     valid = torch.zeros(len(samples), longest, dtype=torch.bool)
     for i, s in enumerate(samples):
-        steps = s["feats"].shape[1]
-        videos[i, :, :steps], valid[i, :steps] = s["feats"], True
-        start, end = s["segments"][0].tolist()
+        steps = s.num_steps
+        videos[i, :, :steps], valid[i, :steps] = s.feats, True
+        start, end = s.segments[0].tolist()
         centres = torch.arange(steps) + 0.5
         inside[i, :steps] = ((centres >= start) & (centres < end)).float()
-    queries = torch.stack([s["query_feats"].mean(1) for s in samples])
+    queries = torch.stack([s.query_feats.mean(1) for s in samples])
     return videos, queries, inside, valid
 
 

@@ -127,11 +127,11 @@ def test_trainer_loader_resumes_after_the_batches_already_trained(config, tmp_pa
                       DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu")))
     queries = [r.query_id for r in trainer.train_set.records]
     epoch = 2
-    whole = [[s["query_id"] for s in batch] for batch in trainer.loader(epoch)]
+    whole = [[s.query_id for s in batch] for batch in trainer.loader(epoch)]
     trainer.batch_sampler.set_epoch(epoch)
     assert whole == [[queries[i] for i in batch] for batch in trainer.batch_sampler]
     assert len(whole) == trainer.iters_per_epoch == len(trainer.train_set) // BATCH_SIZE
     for skip in (1, 7, trainer.iters_per_epoch - 1):
         trainer.progress.epoch_iteration = skip
-        assert [[s["query_id"] for s in batch] for batch in trainer.loader(epoch)] == whole[skip:]
+        assert [[s.query_id for s in batch] for batch in trainer.loader(epoch)] == whole[skip:]
     trainer.logger.close()

@@ -1,17 +1,5 @@
-"""One query -> the per-sample dict the OSGNet model consumes (model.md §1.1, pipeline.md §2.7).
-
-| key | type / shape |
-|---|---|
-| ``video_id``, ``query_id``, ``query`` | str |
-| ``feats`` | float32 (D_v, T): the whole video, never cropped |
-| ``fps``, ``duration``, ``feat_stride``, ``feat_num_frames`` | float |
-| ``segments`` | float64 (N, 2) ground truth in grid units, or None (unannotated) |
-| ``one_hot_labels`` | int64 (N, 1) all ones, or None |
-| ``query_feats`` | float32 (D_t, L) |
-| ``video_query_feats`` | list of float32 (D_t, L_j): every query of the video, file order (VTM) |
-| ``video_segments`` | list of float64 (n_j, 2), or None when unannotated |
-| ``shots`` | float32 (2, S + 1), last column the padding shot [T, max_seq_len] (with captions) |
-| ``object_feats`` | list of T float32 (k_t, D_obj) tensors, (0, D_obj) where none (with objects) |
+"""One query -> the ``GroundingSample`` the OSGNet model consumes (trainers/model/inputs.py documents
+its fields; pipeline.md §2.7 of the reference notes).
 
 Decoding one video (features, detections, shots, the token features of all its queries) is the
 expensive part, and many queries share a video, so decoded videos are kept in a small per-process
@@ -41,6 +29,7 @@ from trainers.data.objects import label_class_choices, select_query_objects
 from trainers.data.segments import jitter_windows, seconds_to_grid
 from trainers.data.sources import FeatureSources, check_sources
 from trainers.data.stores import StepDetections
+from trainers.model.inputs import GroundingSample
 
 
 @dataclass
@@ -128,7 +117,7 @@ class GroundingDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> GroundingSample:
         record = self.records[index]
         video = self.decoded_video(record.video_id)
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -142,28 +131,30 @@ class GroundingDataset(Dataset):
         if cfg.text_feat_with_eot:
             query_feats = query_feats[:, 1:]
         segments = self._grid_windows(record, rng)
-        sample = {
-            "video_id": record.video_id,
-            "query_id": record.query_id,
-            "query": record.query,
-            "feats": video.feats,
-            "fps": float(cfg.default_fps),
-            "duration": float(record.duration),
-            "feat_stride": float(cfg.feat_stride),
-            "feat_num_frames": float(cfg.num_frames),
-            "segments": segments,
-            "one_hot_labels": (
+        video_query_feats = video_segments = None
+        if cfg.mul_query_input > 0:
+            video_query_feats, video_segments = self._video_queries(record.video_id, video, rng)
+        return GroundingSample(
+            video_id=record.video_id,
+            query_id=record.query_id,
+            query=record.query,
+            feats=video.feats,
+            query_feats=query_feats,
+            fps=float(cfg.default_fps),
+            duration=float(record.duration),
+            feat_stride=float(cfg.feat_stride),
+            feat_num_frames=float(cfg.num_frames),
+            segments=segments,
+            one_hot_labels=(
                 None if segments is None else torch.ones((len(segments), cfg.num_classes), dtype=torch.int64)
             ),
-            "query_feats": query_feats,
-        }
-        if cfg.mul_query_input > 0:
-            sample.update(self._video_queries(record.video_id, video, rng))
-        if video.shots is not None:
-            sample["shots"] = video.shots
-        if video.detections is not None:
-            sample["object_feats"] = self._object_feats(video, self._label_choices[index])
-        return sample
+            video_query_feats=video_query_feats,
+            video_segments=video_segments,
+            shots=video.shots,
+            object_feats=(
+                None if video.detections is None else self._object_feats(video, self._label_choices[index])
+            ),
+        )
 
     def _grid_windows(self, record: QueryRecord, rng: np.random.Generator) -> torch.Tensor | None:
         if record.windows is None:
@@ -173,17 +164,21 @@ class GroundingDataset(Dataset):
             grid = jitter_windows(grid, rng)
         return torch.from_numpy(grid)
 
-    def _video_queries(self, video_id: str, video: DecodedVideo, rng: np.random.Generator) -> dict:
+    def _video_queries(
+        self, video_id: str, video: DecodedVideo, rng: np.random.Generator
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """The token features of the video's queries (VTM texts) and their grid windows (None when
+        one of them is unannotated)."""
         members = self.video_queries[video_id]
         if len(members) > self.config.mul_query_input:
             picked = np.sort(rng.choice(len(members), self.config.mul_query_input, replace=False))
             members = [members[i] for i in picked]
         others = [self.records[i] for i in members]
         annotated = all(r.windows is not None for r in others)
-        return {
-            "video_query_feats": [video.query_feats[r.query_id] for r in others],
-            "video_segments": [self._grid_windows(r, rng) for r in others] if annotated else None,
-        }
+        texts = [video.query_feats[r.query_id] for r in others]
+        if not annotated:
+            return texts, None
+        return texts, [w for w in (self._grid_windows(r, rng) for r in others) if w is not None]
 
     def _object_feats(self, video: DecodedVideo, choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
         counts, class_ids = select_query_objects(video.detections, choices, video.num_steps)

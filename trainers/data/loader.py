@@ -1,6 +1,6 @@
 """Batching: the list collator, video-grouped (optionally distributed) sampling, the DataLoader.
 
-A batch is a plain list of sample dicts; padding is the model's job (model.md §1.2).
+A batch is a plain list of ``GroundingSample``; padding is the model's job (model.md §1.2).
 
 Many queries share a video (about 11 per NLQ clip), and decoding the video is the expensive part
 of a sample. The samplers here order the work so that each DataLoader worker decodes a video once
@@ -20,9 +20,10 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from trainers.data.dataset import GroundingDataset
+from trainers.model.inputs import GroundingSample
 
 
-def collate_samples(batch: list[dict]) -> list[dict]:
+def collate_samples(batch: list[GroundingSample]) -> list[GroundingSample]:
     """The reference's trivial collator: the batch is the list of samples."""
     return batch
 

@@ -1,11 +1,13 @@
-"""Padding a list of per-sample dicts (the reference dataset format, model.md 1.1) into batched,
-masked tensors (model.md 1.2). Padding is zeros at the end; masks are bool, True = valid."""
+"""Padding a list of ``GroundingSample`` into batched, masked tensors (reference model.md 1.2).
+Padding is zeros at the end; masks are bool, True = valid."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from trainers.model.inputs import GroundingSample
 
 
 @dataclass
@@ -53,15 +55,14 @@ def pad_objects(per_sample: list[list[torch.Tensor | None] | None], length: int,
             mask.permute(0, 2, 1).reshape(-1, 1, length))
 
 
-def collate(samples: list[dict], padded_length: int, object_dim: int,
+def collate(samples: list[GroundingSample], padded_length: int, object_dim: int,
             device: torch.device | str = "cpu") -> Batch:
     """Batch the model inputs of ``samples`` with the video padded to ``padded_length`` (T0)."""
-    video, video_mask = pad_sequences([s["feats"] for s in samples], padded_length)
-    text, text_mask = pad_sequences([s["query_feats"] for s in samples])
+    video, video_mask = pad_sequences([s.feats for s in samples], padded_length)
+    text, text_mask = pad_sequences([s.query_feats for s in samples])
     objects = object_mask = None
-    if any("object_feats" in s for s in samples):
-        objects, object_mask = pad_objects([s.get("object_feats") for s in samples], padded_length,
-                                           object_dim)
+    if any(s.object_feats is not None for s in samples):
+        objects, object_mask = pad_objects([s.object_feats for s in samples], padded_length, object_dim)
         objects, object_mask = objects.to(device), object_mask.to(device)
     return Batch(video.to(device), video_mask.to(device), text.to(device), text_mask.to(device),
                  objects, object_mask)

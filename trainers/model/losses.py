@@ -15,9 +15,6 @@ import torch.nn.functional as F
 
 from trainers.model.assign import smooth_labels
 
-# Softmax temperature of the VTM InfoNCE (hard-coded in the reference).
-VTM_TEMPERATURE = 0.05
-
 
 def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor,
                        alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
@@ -146,9 +143,9 @@ def vtm_labels(spans: Sequence[torch.Tensor],
     return torch.stack(rows)
 
 
-def infonce_loss(similarity: torch.Tensor, labels: torch.Tensor,
-                 temperature: float = VTM_TEMPERATURE) -> torch.Tensor:
-    """Symmetric multi-positive InfoNCE: similarity [Nq, S] (cosines), labels [Nq, S] bool.
+def infonce_loss(similarity: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric multi-positive InfoNCE: similarity [Nq, S] (cosines), labels [Nq, S] bool, softmax
+    temperature τ (``ModelConfig.vtm_temperature``; 0.05, hard-coded in the reference).
 
     Row term: mean over texts with ≥ 1 positive of log Σ_j softmax_j(sim/τ)·y; column term: the
     same over shots with softmax over texts. Loss = −(row + column). Zero (with a gradient path)
@@ -168,8 +165,8 @@ def _multi_positive_log_likelihood(scaled: torch.Tensor, labels: torch.Tensor) -
     return torch.log((probabilities * labels[has_positive]).sum(dim=1)).mean()
 
 
-def vtm_loss(similarity: torch.Tensor, labels: torch.Tensor, normalizer: float,
-             world_size: int = 1, temperature: float = VTM_TEMPERATURE) -> torch.Tensor:
+def vtm_loss(similarity: torch.Tensor, labels: torch.Tensor, normalizer: float, temperature: float,
+             world_size: int = 1) -> torch.Tensor:
     """The reference's VTM loss: InfoNCE / N / world_size, N = the NLQ normaliser of this step.
 
     The final loss adds ``vtm_weight`` × this (1.5, or 1.0 for TACoS-scratch). See docs/losses.md

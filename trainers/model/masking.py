@@ -1,4 +1,4 @@
-"""Prefix masks and the "reverse only the valid part" flip used by the bidirectional Mamba.
+"""The "reverse only the valid part" flip used by the bidirectional Mamba.
 
 Sequences are padded at the end: sample b has ``lengths[b]`` valid steps followed by padding.
 """
@@ -6,24 +6,6 @@ Sequences are padded at the end: sample b has ``lengths[b]`` valid steps followe
 from __future__ import annotations
 
 import torch
-
-
-def lengths_from_mask(mask: torch.Tensor) -> torch.Tensor:
-    """Number of valid steps per sample: mask bool [batch, L] or [batch, 1, L] -> long [batch].
-
-    Raises ValueError unless every row is a prefix mask (True steps first, then only False).
-    """
-    flat = mask.reshape(mask.shape[0], -1).bool()
-    lengths = flat.sum(dim=-1)
-    if not torch.equal(flat, mask_from_lengths(lengths, flat.shape[-1])):
-        raise ValueError("mask is not a prefix mask: a padded step comes before a valid one")
-    return lengths
-
-
-def mask_from_lengths(lengths: torch.Tensor, length: int) -> torch.Tensor:
-    """Prefix mask from valid lengths: lengths [batch] -> bool [batch, length]."""
-    steps = torch.arange(length, device=lengths.device)
-    return steps < lengths[:, None]
 
 
 def flip_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """OSGNet (the reference ``MultiTaskArch``): text, object and video encoders, the FPN, the
 grounding heads, and the training-only VTM branch.
 
-``forward(samples)`` takes a list of per-sample dicts (model.md 1.1). In training mode it returns
+``forward(samples)`` takes a list of ``GroundingSample`` (inputs.py). In training mode it returns
 the loss dict ``{final_loss, cls_loss, reg_loss, vtm_loss}``; in eval mode one prediction dict
 per sample with the top ``max_seg_num`` windows in seconds.
 """
@@ -19,6 +19,7 @@ from trainers.model.config import ModelConfig
 from trainers.model.decode import VideoTiming, decode_batch
 from trainers.model.encoders import MultiscaleEncoder, ObjectEncoder, TextEncoder, VideoEncoder
 from trainers.model.heads import ClassificationHead, RegressionHead
+from trainers.model.inputs import GroundingSample, present
 from trainers.model.layers import sinusoid_table
 from trainers.model.losses import nlq_losses, shot_spans, vtm_labels, vtm_loss
 from trainers.model.points import PointGenerator
@@ -68,9 +69,9 @@ class OSGNet(nn.Module):
     def device(self) -> torch.device:
         return self.pos_embd.device
 
-    def encode(self, samples: list[dict]) -> Encoded:
+    def encode(self, samples: list[GroundingSample]) -> Encoded:
         """Batch ``samples`` and run the encoders and the heads."""
-        t0 = self.config.padded_length(max(s["feats"].shape[-1] for s in samples))
+        t0 = self.config.padded_length(max(s.num_steps for s in samples))
         batch = collate(samples, t0, self.config.object_stem.in_dim, self.device)
         text = self.text_encoder(batch.text, batch.text_mask, self.pos_embd)
         objects = None
@@ -84,19 +85,19 @@ class OSGNet(nn.Module):
             cls_logits=self.nlq_cls_head(feats, masks), offsets=self.nlq_reg_head(feats, masks),
             points=self.point_generator([f.shape[-1] for f in feats]))
 
-    def forward(self, samples: list[dict]) -> dict[str, torch.Tensor] | list[dict]:
+    def forward(self, samples: list[GroundingSample]) -> dict[str, torch.Tensor] | list[dict]:
         encoded = self.encode(samples)
         if self.training:
             return self.losses(samples, encoded)
         return self.predict(samples, encoded)
 
-    def losses(self, samples: list[dict], encoded: Encoded) -> dict[str, torch.Tensor]:
+    def losses(self, samples: list[GroundingSample], encoded: Encoded) -> dict[str, torch.Tensor]:
         """Focal + DIoU grounding losses (+ weighted VTM loss); updates the loss normaliser when
         training with gradients (not in a no-grad validation-loss pass)."""
         config = self.config
         cls_targets, reg_targets = assign_batch(
-            encoded.points, [s["segments"] for s in samples],
-            [s["one_hot_labels"] for s in samples], config.center_sample_radius)
+            encoded.points, present(samples, "segments", "the grounding loss"),
+            present(samples, "one_hot_labels", "the grounding loss"), config.center_sample_radius)
         nlq = nlq_losses(
             encoded.cls_logits, encoded.offsets, [m.squeeze(1) for m in encoded.fpn_masks],
             cls_targets, reg_targets, float(self.loss_normalizer), config.loss_normalizer_momentum,
@@ -110,35 +111,33 @@ class OSGNet(nn.Module):
             losses["final_loss"] = losses["final_loss"] + config.vtm_loss_weight * losses["vtm_loss"]
         return losses
 
-    def vtm_loss(self, samples: list[dict], batch: Batch, normalizer: float) -> torch.Tensor:
+    def vtm_loss(self, samples: list[GroundingSample], batch: Batch, normalizer: float) -> torch.Tensor:
         """InfoNCE between every query of each video and the shots of the batch, computed on the
         text- and object-free video encoding (model.md 2.8, 3.3). Zero when the batch has no
         non-empty shot."""
-        spans = [shot_spans(s["shots"]).to(self.device) for s in samples]
+        spans = [shot_spans(shots).to(self.device) for shots in present(samples, "shots", "the VTM loss")]
         if not any(len(sample_spans) for sample_spans in spans):
             return torch.zeros((), device=self.device)
         pure_video = self.video_encoder(batch.video, batch.video_mask, self.pos_embd)
         shots, shot_mask = shot_features(pure_video, spans)
-        tokens, token_mask = pad_sequences([q for s in samples for q in s["video_query_feats"]])
+        texts_per_sample = present(samples, "video_query_feats", "the VTM loss")
+        tokens, token_mask = pad_sequences([q for texts in texts_per_sample for q in texts])
         token_mask = token_mask.to(self.device)
         texts = self.text_encoder(tokens.to(self.device), token_mask, self.pos_embd)
         shot_vectors, shot_vector_mask = self.shot_aggregator(shots, shot_mask)
         text_vectors, text_vector_mask = self.txt_aggregator(texts, token_mask)
         similarity = self.similarity_head(text_vectors, text_vector_mask, shot_vectors, shot_vector_mask)
-        labels = vtm_labels(spans, [s["video_segments"] for s in samples])
-        return vtm_loss(similarity, labels, normalizer, temperature=self.config.vtm_temperature)
+        labels = vtm_labels(spans, present(samples, "video_segments", "the VTM loss"))
+        return vtm_loss(similarity, labels, normalizer, self.config.vtm_temperature)
 
     @torch.no_grad()
-    def predict(self, samples: list[dict], encoded: Encoded) -> list[dict]:
+    def predict(self, samples: list[GroundingSample], encoded: Encoded) -> list[dict]:
         """Per sample: ``video_id``, ``query_id``, ``segments`` ``[K, 2]`` seconds, ``scores``
         ``[K]``, ``labels`` ``[K]``, best first (K <= max_seg_num)."""
-        config = self.config
-        timings = [VideoTiming(fps=float(s.get("fps") or config.default_fps), duration=float(s["duration"]),
-                               feat_stride=float(s.get("feat_stride", config.feat_stride)),
-                               feat_num_frames=float(s.get("feat_num_frames", config.num_frames)))
-                   for s in samples]
+        timings = [VideoTiming(fps=s.fps, duration=s.duration, feat_stride=s.feat_stride,
+                               feat_num_frames=s.feat_num_frames) for s in samples]
         detections = decode_batch(encoded.points, [m.squeeze(1) for m in encoded.fpn_masks],
-                                  encoded.cls_logits, encoded.offsets, timings, config.decode)
-        return [{"video_id": s.get("video_id"), "query_id": s.get("query_id"),
+                                  encoded.cls_logits, encoded.offsets, timings, self.config.decode)
+        return [{"video_id": s.video_id, "query_id": s.query_id,
                  "segments": d.segments.cpu(), "scores": d.scores.cpu(), "labels": d.labels.cpu()}
                 for s, d in zip(samples, detections)]

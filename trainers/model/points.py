@@ -19,15 +19,6 @@ OSGNET_REGRESSION_RANGES: tuple[tuple[float, float], ...] = (
 )
 
 
-def pyramid_strides(num_downsamplings: int, scale_factor: int = 2,
-                    start_level: int = 0) -> list[int]:
-    """Strides of the levels ``start_level .. num_downsamplings``: ``scale_factor ** l``.
-
-    OSGNet has 6 stride-2 blocks, giving ``[1, 2, 4, 8, 16, 32, 64]``.
-    """
-    return [scale_factor**level for level in range(start_level, num_downsamplings + 1)]
-
-
 def level_points(length: int, stride: int, regression_range: Sequence[float],
                  device: torch.device | str | None = None) -> torch.Tensor:
     """The ``[length, 4]`` float32 points ``(i·stride, lo, hi, stride)`` of one level."""
