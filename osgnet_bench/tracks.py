@@ -25,7 +25,6 @@ class Track:
     rank_keys: tuple[str, ...]
     challenge: str | None
     query_type: str
-    fps: float
     submission_version: str = "1.0"
     strict_iou: bool = True
     aliases: tuple[str, ...] = field(default=())
@@ -59,7 +58,6 @@ NLQ_V2 = Track(
     rank_keys=("R1@0.3", "R1@0.5"),
     challenge="ego4d_nlq_challenge",
     query_type="nlq",
-    fps=30.0,
     aliases=("nlq",),
 )
 NLQ_V1 = Track(
@@ -69,7 +67,6 @@ NLQ_V1 = Track(
     rank_keys=("R1@0.3", "R1@0.5"),
     challenge="ego4d_nlq_challenge",
     query_type="nlq",
-    fps=30.0,
 )
 GOALSTEP = Track(
     name="goalstep",
@@ -78,7 +75,6 @@ GOALSTEP = Track(
     rank_keys=("R1@0.3",),
     challenge="ego4d_goalstep_challenge",
     query_type="goal_step",
-    fps=30.0,
 )
 TACOS = Track(
     name="tacos",
@@ -87,7 +83,6 @@ TACOS = Track(
     rank_keys=("R1@0.5",),
     challenge=None,
     query_type="tacos",
-    fps=29.4,
 )
 
 TRACKS: dict[str, Track] = {t.name: t for t in (NLQ_V1, NLQ_V2, GOALSTEP, TACOS)}
