@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from osgnet_bench.errors import UserError
@@ -34,7 +34,12 @@ def refuse_output_among_inputs(out: PathLike, inputs: Mapping[str, PathLike | No
                             f"input. Choose another {option}.")
 
 
-def say_overwrite(path: PathLike) -> None:
-    """Say on stderr that ``path`` is about to be written over, when it exists."""
+def say_on_stderr(line: str) -> None:
+    """Print one line for the user on stderr (stdout may carry a command's JSON)."""
+    print(line, file=sys.stderr)
+
+
+def say_overwrite(path: PathLike, say: Callable[[str], None] = say_on_stderr) -> None:
+    """Say (on stderr by default) that ``path`` is about to be written over, when it exists."""
     if Path(path).exists():
-        print(f"overwriting {path}", file=sys.stderr)
+        say(f"overwriting {path}")

@@ -1,21 +1,17 @@
 """Whole-model behaviour on a tiny config: eval predictions, training losses and gradients, the
-loss normaliser, padding invariance, the documented quirk switches, and ``model-info``."""
+loss normaliser, padding invariance, and the documented quirk switches."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 import torch
-import yaml
 from tiny_model import tiny_config_document
 
-from osgnet_bench.cli import main
 from trainers.model.config import parse_model_config
 from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
-from trainers.model.selective_scan import scan_backend_name
 
 VIDEO_DIM, TEXT_DIM, OBJECT_DIM, MAX_SEQ_LEN = 24, 12, 16, 1024
 
@@ -154,29 +150,3 @@ def test_qformer_fc_padding_quirk(samples, padded):
     assert (taps[:2].sum() == 0) == padded
     assert taps[2:].sum() > 0
 
-
-def test_model_info_cli(tmp_path, capsys):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(tiny_config_document(video_dim=VIDEO_DIM)))
-    with pytest.raises(SystemExit) as exit_info:
-        main(["model-info", "--config", str(path), "--format", "json"])
-    assert exit_info.value.code == 0
-    info = json.loads(capsys.readouterr().out)
-    model = OSGNet(parse_model_config(tiny_config_document(video_dim=VIDEO_DIM)))
-    assert info["num_parameters"] == sum(p.numel() for p in model.parameters())
-    assert info["components"]["nlq_cls_head"] == sum(p.numel() for p in model.nlq_cls_head.parameters())
-    assert info["fpn_strides"] == [1, 2, 4, 8, 16, 32, 64]
-    assert info["inputs"] == {"video_dim": VIDEO_DIM, "text_dim": 12, "object_dim": 16}
-    assert info["scan_backend"] == scan_backend_name(info["device"])
-    with pytest.raises(SystemExit):
-        main(["model-info", "--config", str(path)])
-    table = capsys.readouterr().out
-    assert "total" in table and f"{info['num_parameters']:,}" in table
-
-
-def test_model_info_bad_config(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["model-info", "--config", str(tmp_path / "absent.yaml")])
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert "absent.yaml: no such file" in err and "Traceback" not in err

@@ -13,12 +13,16 @@ import click
               help="Where to write the converted checkpoint (written atomically).")
 def command(checkpoint: str, config_path: str, out_path: str) -> None:
     """Check CHECKPOINT strictly against the model CONFIG builds (every missing, unexpected or
-    mis-shaped key is listed) and write it in osgnet-bench's format."""
+    mis-shaped key is listed) and write it in osgnet-bench's format. --out may not be one of the
+    inputs; an existing file is written over, and that is said on stderr."""
+    from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
     from trainers.model.checkpoint import convert_checkpoint
     from trainers.model.config import load_model_config
     from trainers.model.summary import build_on_meta
 
+    refuse_output_among_inputs(out_path, {"the input checkpoint": checkpoint, "--config": config_path})
     model = build_on_meta(load_model_config(config_path))
+    say_overwrite(out_path, lambda line: click.echo(line, err=True))
     summary = convert_checkpoint(checkpoint, model, out_path)
     epoch = "unknown" if summary["epoch"] is None else summary["epoch"]
     click.echo(f"{out_path}: {summary['tensors']} tensors, {summary['parameters']:,} parameters "

@@ -25,10 +25,19 @@ def command(config_path: str, overrides: tuple[str, ...], checkpoint: str, split
             nproc_per_node: int, nnodes: str | None, rdzv_endpoint: str | None, rdzv_id: str,
             max_restarts: int) -> None:
     """Top-k windows (seconds, with scores) for every query of the split, sharded across processes
-    and gathered in annotation order."""
+    and gathered in annotation order. --out may not be one of the inputs; an existing file is
+    written over, and that is said on stderr."""
+    from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
+    from trainers.config import load_run_config
+    from trainers.data.config import PATH_KEYS
     from trainers.train.launch import LaunchOptions
     from trainers.train.session import infer_session
 
+    dataset = load_run_config(config_path, list(overrides)).dataset
+    inputs = {"--config": config_path, "--checkpoint": checkpoint, "--jsonl": jsonl,
+              **{f"dataset.{key}": getattr(dataset, key) for key in PATH_KEYS}}
+    refuse_output_among_inputs(out, inputs)
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
+    say_overwrite(out, lambda line: click.echo(line, err=True))
     infer_session(config_path, list(overrides), checkpoint, split, jsonl, out, options)
     click.echo(f"predictions: {out}")

@@ -27,26 +27,32 @@ TRACKS = ("nlq", "goalstep", "tacos")
               help="Annotation jsonl of the split (required for test with a config).")
 @click.option("--gt", type=click.Path(dir_okay=False), default=None,
               help="Ground truth to score against (default: the config's validation ground truth).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run directory (default: runs/demo-<track> or runs/<config name>).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default: runs/demo-<track> or runs/<config name>). A finished run there is "
+                   "reused only with the same config, an unfinished one resumed; another config is refused.")
+@click.option("--resume", type=click.Choice(["auto"]), default=None,
+              help="Continue the run in --out even under a changed config (a finished run only with more epochs).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
 @launch_options
 def command(track: str, config_path: str | None, overrides: tuple[str, ...], checkpoint: str | None, split: str,
-            jsonl: str | None, gt: str | None, out: Path | None, fmt: str, nproc_per_node: int, nnodes: str | None,
-            rdzv_endpoint: str | None, rdzv_id: str, max_restarts: int) -> None:
+            jsonl: str | None, gt: str | None, out: Path | None, resume: str | None, fmt: str, nproc_per_node: int,
+            nnodes: str | None, rdzv_endpoint: str | None, rdzv_id: str, max_restarts: int) -> None:
     """Train (skipped with --checkpoint), infer on the evaluation split, evaluate with the exact
-    metrics and print them beside a random-guess baseline. Resumes an interrupted run in --out."""
-    from osgnet_bench.workflows.run import run_job
+    metrics and print them beside a random-guess baseline. A run already in --out is reused (same
+    config, finished), resumed (same config, unfinished) or refused (another config); the line on
+    stderr and the `training` field of --format json say which."""
+    from osgnet_bench.workflows.run import RunRequest, run_job
     from trainers.train.launch import LaunchOptions
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
-    result = run_job(track, config_path, list(overrides), checkpoint, split, jsonl, gt, out, options,
-                     progress=fmt == "table")
+    request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)
+    result = run_job(request, options, progress=fmt == "table", say=lambda line: click.echo(line, err=True))
     if result.model is not None:
         if fmt == "json":
             click.echo(json.dumps({"model": result.model.to_json(), "random": result.random.to_json(),
                                    "run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint),
-                                   "predictions": str(result.predictions)}, indent=2))
+                                   "predictions": str(result.predictions), "training": result.training.value},
+                                  indent=2))
         else:
             click.echo(render_results([result.model, result.random], fmt, runs=["model", "random"]))
             if fmt == "table":
@@ -55,7 +61,8 @@ def command(track: str, config_path: str | None, overrides: tuple[str, ...], che
     report = result.report
     if fmt == "json":
         click.echo(json.dumps({"submission": str(result.submission), "validation": report.to_dict(),
-                               "run_dir": str(result.run_dir), "predictions": str(result.predictions)}, indent=2))
+                               "run_dir": str(result.run_dir), "predictions": str(result.predictions),
+                               "training": result.training.value}, indent=2))
     else:
         status = "valid" if report.is_valid else "INVALID"
         click.echo(f"submission: {result.submission} ({status}: {len(report.errors)} errors, "

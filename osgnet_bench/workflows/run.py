@@ -2,6 +2,9 @@
 exact metrics beside a random-guess baseline, and for a test split write and validate the EvalAI
 submission. Without a config it runs the built-in demo (``osgnet_bench.workflows.demo``).
 
+A run directory that already holds a run is reused, resumed or refused as
+``osgnet_bench.workflows.existing_run`` says, before any file is written.
+
 Files in the run directory, besides the training run's (``trainers.train.loop``)::
 
     predictions_{split}.jsonl   metrics_{split}.json   submission_{split}.json (test, EvalAI tracks)
@@ -10,6 +13,7 @@ Files in the run directory, besides the training run's (``trainers.train.loop``)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +22,37 @@ from osgnet_bench.annotations.load import load_annotations
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import write_json
 from osgnet_bench.metrics import EvaluationResult, evaluate
+from osgnet_bench.paths import refuse_output_among_inputs, say_on_stderr, say_overwrite
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.tracks import Track, get_track
 from osgnet_bench.workflows.baseline import length_fractions, random_predictions
 from osgnet_bench.workflows.demo import demo_test_jsonl, prepare_demo
+from osgnet_bench.workflows.existing_run import Training, plan_training
 from submissions.validate import ValidationReport, validate_submission
 from submissions.writer import RankedWindows, build_submission, write_submission
-from trainers.config import load_run_config
+from trainers.config import RunConfig, load_run_config
 from trainers.train.evaluation import ground_truth_path
 from trainers.train.launch import LaunchOptions
+from trainers.train.loop import BEST, LAST, checkpoint_path
 from trainers.train.session import infer_session, train_session
 
 RUN_TRACKS = ("nlq", "goalstep", "tacos")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``osgnet-bench run`` was asked for. ``config_path`` None runs the demo; ``checkpoint``
+    skips training; ``resume`` is None or ``"auto"``; ``out`` None picks ``runs/<name>``."""
+
+    track_name: str
+    config_path: str | None = None
+    overrides: tuple[str, ...] = ()
+    checkpoint: str | None = None
+    split: str = "val"
+    jsonl: str | None = None
+    gt: str | None = None
+    out: Path | None = None
+    resume: str | None = None
 
 
 @dataclass
@@ -40,47 +63,97 @@ class JobResult:
     track: Track
     checkpoint: Path
     predictions: Path
+    training: Training
     model: EvaluationResult | None = None
     random: EvaluationResult | None = None
     submission: Path | None = None
     report: ValidationReport | None = None
 
 
-def run_job(track_name: str, config_path: str | os.PathLike | None, overrides: list[str], checkpoint: str | None,
-            split: str, jsonl: str | None, gt: str | None, out: Path | None, options: LaunchOptions,
-            progress: bool = True) -> JobResult:
-    """Run the pipeline end to end (see the module docstring)."""
-    if track_name not in RUN_TRACKS:
-        raise UserError(f"--track must be one of {', '.join(RUN_TRACKS)}, got {track_name!r}.")
-    track = get_track(track_name)
-    if config_path is None:
-        out = out if out is not None else Path("runs") / f"demo-{track_name}"
-        config_path = prepare_demo(out, track_name)
-        if split == "test" and jsonl is None:
+def run_job(request: RunRequest, options: LaunchOptions, progress: bool = True,
+            say: Callable[[str], None] = say_on_stderr) -> JobResult:
+    """Run the pipeline end to end (see the module docstring); ``say`` gets the lines that tell
+    the user what happens to an existing run and which files are written over."""
+    if request.track_name not in RUN_TRACKS:
+        raise UserError(f"--track must be one of {', '.join(RUN_TRACKS)}, got {request.track_name!r}.")
+    track = get_track(request.track_name)
+    jsonl = request.jsonl
+    if request.config_path is None:
+        out = request.out if request.out is not None else Path("runs") / f"demo-{track.name}"
+        check_run_dir(out)
+        config_path: str | Path = prepare_demo(out, track.name)
+        if request.split == "test" and jsonl is None:
             jsonl = str(demo_test_jsonl(out))
     else:
-        out = out if out is not None else Path("runs") / Path(config_path).stem
-    overrides = [*overrides, f"track={track.name}"]
-    if checkpoint is None:
-        summary = train_session(config_path, overrides, out, "auto", None, None, options, progress)
-        checkpoint = summary["best_checkpoint"] or summary["last_checkpoint"]
-    predictions_path = out / f"predictions_{split}.jsonl"
-    infer_session(config_path, overrides, checkpoint, split, jsonl, predictions_path, options, progress)
-    result = JobResult(run_dir=out, track=track, checkpoint=Path(checkpoint), predictions=predictions_path)
+        out = request.out if request.out is not None else Path("runs") / Path(request.config_path).stem
+        check_run_dir(out)
+        config_path = request.config_path
+    overrides = [*request.overrides, f"track={track.name}"]
     config = load_run_config(config_path, overrides)
-    if split == "test" and track.challenge is not None:
-        write_test_submission(result, read_query_jsonl(jsonl), split)
+    plan = plan_training(out, config, request.resume, request.checkpoint)
+    predictions_path = out / f"predictions_{request.split}.jsonl"
+    outputs = check_outputs(out, request, config, config_path, jsonl)
+    if plan.message is not None:
+        say(plan.message)
+    for path in outputs:
+        say_overwrite(path, say)
+    checkpoint = request.checkpoint
+    if plan.training is Training.REUSE:
+        checkpoint = str(trained_weights(out))
+    elif plan.training in (Training.TRAIN, Training.RESUME):
+        resume = "auto" if plan.training is Training.RESUME else None
+        summary = train_session(config_path, overrides, out, resume, None, None, options, progress)
+        checkpoint = summary["best_checkpoint"] or summary["last_checkpoint"]
+    assert checkpoint is not None
+    infer_session(config_path, overrides, checkpoint, request.split, jsonl, predictions_path, options, progress)
+    result = JobResult(run_dir=out, track=track, checkpoint=Path(checkpoint), predictions=predictions_path,
+                       training=plan.training)
+    if request.split == "test" and track.challenge is not None:
+        assert jsonl is not None
+        write_test_submission(result, read_query_jsonl(jsonl), request.split)
         return result
-    gt_path = gt or (jsonl if jsonl is not None else ground_truth_path(config.dataset))
+    gt_path = request.gt or (jsonl if jsonl is not None else ground_truth_path(config.dataset))
     records = load_annotations(gt_path, track)
     predictions = read_predictions(predictions_path)
     result.model = evaluate(records, predictions, track, gt_source=str(gt_path), pred_source=str(predictions_path))
     train_records = read_query_jsonl(config.dataset.train_jsonl_file) if config.dataset.train_jsonl_file else []
     result.random = evaluate(records, random_predictions(records, length_fractions(train_records), seed=config.seed),
                              track, gt_source=str(gt_path), pred_source="random baseline")
-    write_json(out / f"metrics_{split}.json", {"model": result.model.to_json(), "random": result.random.to_json()},
-               indent=2)
+    write_json(out / f"metrics_{request.split}.json",
+               {"model": result.model.to_json(), "random": result.random.to_json()}, indent=2)
     return result
+
+
+def check_run_dir(out: Path) -> None:
+    """``out`` must be a writable directory, or one that can be made (not under a file)."""
+    for path in (out, *out.absolute().parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is a file" if path == out else f"lies under the file {path}"
+                raise UserError(f"--out {out} {where}; --out names the run directory. Choose a directory.")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise UserError(f"--out {out}: the directory {path} is not writable. Choose a directory you can "
+                                "write to.")
+            return
+
+
+def check_outputs(out: Path, request: RunRequest, config: RunConfig, config_path: str | Path,
+                  jsonl: str | None) -> list[Path]:
+    """The files this run writes beside the training run; none may be one of its inputs."""
+    outputs = [out / f"{stem}_{request.split}.{suffix}"
+               for stem, suffix in (("predictions", "jsonl"), ("metrics", "json"), ("submission", "json"))]
+    inputs = {"--config": config_path, "--checkpoint": request.checkpoint, "--jsonl": jsonl, "--gt": request.gt,
+              "dataset.val_jsonl_file": config.dataset.val_jsonl_file,
+              "dataset.train_jsonl_file": config.dataset.train_jsonl_file}
+    for output in outputs:
+        refuse_output_among_inputs(output, inputs, option="the run's output")
+    return [path for path in outputs if path.exists()]
+
+
+def trained_weights(run_dir: Path) -> Path:
+    """The weights of a finished run: its best checkpoint, else its last."""
+    best = checkpoint_path(run_dir, BEST)
+    return best if best.exists() else checkpoint_path(run_dir, LAST)
 
 
 def write_test_submission(result: JobResult, records: list, split: str) -> None:
