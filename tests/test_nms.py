@@ -58,12 +58,19 @@ def cpp_soft_nms(segments, scores, iou_threshold, sigma, min_score, method):
     return dets[:nsegs], inds[:nsegs]
 
 
-def cpp_nms(segments, scores, iou_threshold):
-    """Oracle: nms_1d_cpu in float32 scalars (stable descending order). Returns kept inds."""
+def kernel_order(scores):
+    """The visiting order of nms_1d_cpu: ``scores.sort(0, /*descending=*/true)`` on the CPU, i.e.
+    torch's default sort, which is not stable (ties leave input order beyond 16 candidates)."""
+    return torch.tensor(scores, dtype=torch.float32).sort(descending=True).indices.tolist()
+
+
+def cpp_nms(segments, scores, iou_threshold, order=None):
+    """Oracle: nms_1d_cpu in float32 scalars, visiting candidates in ``order`` (default: the
+    kernel's). Returns kept inds."""
     x1 = [F32(a) for a, _ in segments]
     x2 = [F32(b) for _, b in segments]
     areas = [F32(b - a) + F32(1e-6) for a, b in zip(x1, x2)]
-    order = sorted(range(len(scores)), key=lambda k: -scores[k])
+    order = kernel_order(scores) if order is None else order
     select = [True] * len(order)
     for _i, i in enumerate(order):
         if not select[_i]:
@@ -155,6 +162,23 @@ def test_hard_nms_matches_cpp_port(tied):
         assert torch.equal(out_segs, segs[kept]) and torch.equal(out_scores, scores[kept])
         capped = nms_1d(segs, scores, threshold, max_num=3)[2]
         assert capped.tolist() == kept[:3]
+
+
+def test_hard_nms_breaks_ties_like_the_kernel_sort_not_a_stable_one():
+    """20 equal scores on a chain of windows where each overlaps its neighbours: which ones survive
+    depends on the visiting order, and torch's default sort differs from a stable one here."""
+    n = 20
+    segs = torch.tensor([[float(i), i + 1.5] for i in range(n)])
+    scores = torch.full((n,), 0.5)
+    stable = scores.sort(descending=True, stable=True).indices.tolist()
+    unstable = kernel_order(scores.tolist())
+    assert stable == list(range(n)) and unstable != stable
+    kernel_kept = cpp_nms(segs.tolist(), scores.tolist(), 0.1, order=unstable)
+    stable_kept = cpp_nms(segs.tolist(), scores.tolist(), 0.1, order=stable)
+    assert stable_kept == list(range(0, n, 2)) and sorted(kernel_kept) != sorted(stable_kept)
+    out_segs, _, out_inds = nms_1d(segs, scores, iou_threshold=0.1)
+    assert out_inds.tolist() == kernel_kept and torch.equal(out_segs, segs[kernel_kept])
+    assert nms_1d(segs, scores, iou_threshold=0.1, max_num=4)[2].tolist() == kernel_kept[:4]
 
 
 def test_hard_nms_filters_by_min_score_first():

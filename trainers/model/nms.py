@@ -4,6 +4,11 @@ Both work on [N, 2] (start, end) segments and [N] scores in the segments' dtype 
 parity: the C++ kernels are float32). The IoU of two segments uses lengths + 1e-6:
 inter / (len_a + 1e-6 + len_b + 1e-6 − inter).
 
+Hard NMS (``nms_1d_cpu``) visits candidates in the order of ``scores.sort(0, descending)`` on the
+CPU, torch's default sort, which is not stable: beyond 16 candidates, equal scores come out in an
+order that is neither input order nor its reverse. Which tied windows survive depends on that
+order, so ``nms_1d`` sorts the same way (on the CPU, whatever the scores' device).
+
 Soft-NMS (``softnms_1d_cpu``) keeps a working array; round i swaps the highest remaining score
 (first one on ties) into slot i, multiplies every later score by the decay weight of its IoU with
 the selected segment, and removes each one that falls below ``min_score`` by moving the last
@@ -34,7 +39,8 @@ def segment_iou(segment: torch.Tensor, length: torch.Tensor,
 def nms_1d(segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
            min_score: float = 0.0, max_num: int = 0
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Greedy NMS: visit segments by descending score, drop any later one with IoU ≥ threshold.
+    """Greedy NMS: visit segments by descending score (ties in the order of torch's default CPU
+    sort, as the reference kernel), drop any later one with IoU ≥ threshold.
 
     With ``min_score`` > 0 segments scoring ≤ min_score are removed first; ``max_num`` > 0 keeps
     only the first ``max_num`` survivors. Returns (segments [K, 2], scores [K], indices [K]) of the
@@ -44,7 +50,7 @@ def nms_1d(segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
     if min_score > 0:
         keep = scores > min_score
         segments, scores, indices = segments[keep], scores[keep], indices[keep]
-    order = scores.sort(descending=True, stable=True).indices
+    order = scores.cpu().sort(descending=True).indices.to(scores.device)  # the kernel's (unstable) sort
     segments, scores, indices = segments[order], scores[order], indices[order]
     lengths = segments[:, 1] - segments[:, 0] + LENGTH_EPS
     alive = torch.ones(segments.shape[0], dtype=torch.bool, device=segments.device)
