@@ -152,7 +152,9 @@ class GroundingDataset(Dataset):
             video_segments=video_segments,
             shots=video.shots,
             object_feats=(
-                None if video.detections is None else self._object_feats(video, self._label_choices[index])
+                None
+                if video.detections is None
+                else self._object_feats(video.detections, video.num_steps, self._label_choices[index])
             ),
         )
 
@@ -180,11 +182,13 @@ class GroundingDataset(Dataset):
             return texts, None
         return texts, [w for w in (self._grid_windows(r, rng) for r in others) if w is not None]
 
-    def _object_feats(self, video: DecodedVideo, choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
-        counts, class_ids = select_query_objects(video.detections, choices, video.num_steps)
+    def _object_feats(self, detections: StepDetections, num_steps: int,
+                      choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
+        """Per step, the class-name embeddings ``[k_t, D_obj]`` of the query's classes detected there."""
+        counts, class_ids = select_query_objects(detections, choices, num_steps)
         table = self.sources.class_table
         tokens = table.index_select(0, torch.from_numpy(class_ids))  # much faster than table[ids] on CPU
-        feats = [table.new_zeros((0, table.shape[1]))] * video.num_steps
+        feats = [table.new_zeros((0, table.shape[1]))] * num_steps
         start = 0
         for step, count in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist()):
             feats[step] = tokens[start : start + count]

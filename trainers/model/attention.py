@@ -15,12 +15,9 @@ from torch import nn
 from trainers.model.layers import LayerNorm, MaskedConv1D, masked_softmax
 
 
-class MaskedMHA(nn.Module):
-    """Plain multi-head attention; self-attention, or cross-attention when ``context`` is given.
-
-    x ``[N, C, T]`` with query mask ``[N, 1, T]``; context ``[N, C, S]`` with key mask
-    ``[N, 1, S]``. Returns ``[N, C, T]`` (multiplied by the query mask) and the query mask.
-    """
+class HeadProjections(nn.Module):
+    """The 1x1-conv ``key``, ``query``, ``value`` and output ``proj`` of C channels in H heads of
+    d = C / H (with bias); the attention modules below add their ``forward``."""
 
     def __init__(self, channels: int, num_heads: int) -> None:
         super().__init__()
@@ -30,10 +27,20 @@ class MaskedMHA(nn.Module):
         self.value = nn.Conv1d(channels, channels, 1)
         self.proj = nn.Conv1d(channels, channels, 1)
 
+
+class MaskedMHA(HeadProjections):
+    """Plain multi-head attention; self-attention, or cross-attention when ``context`` is given.
+
+    x ``[N, C, T]`` with query mask ``[N, 1, T]``; context ``[N, C, S]`` with key mask
+    ``[N, 1, S]``. Returns ``[N, C, T]`` (multiplied by the query mask) and the query mask.
+    """
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None = None,
                 context_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if context is None:
             context, context_mask = x, mask
+        elif context_mask is None:
+            raise ValueError("MaskedMHA: a context needs its context_mask")
         n, c, _ = x.shape
         key_valid = context_mask.bool()
         q = self.query(x).view(n, self.num_heads, self.head_dim, -1).transpose(2, 3)
@@ -44,22 +51,18 @@ class MaskedMHA(nn.Module):
         return self.proj(out) * mask.to(out.dtype), mask
 
 
-class ConvAttention(nn.Module):
-    """Multi-head self-attention with a depthwise-conv + LayerNorm pre-projection of q, k, v
-    (the reference MaskedMHCA / LocalMaskedMHCA).
+class ConvProjections(nn.Module):
+    """q, k, v as ``proj(LN(depthwise conv(x)))`` (the reference MaskedMHCA's projections): per
+    name a ``{name}_conv``, a ``{name}_norm`` and a 1x1 ``{name}`` conv, plus the output ``proj``.
 
-    Each of q, k, v is ``proj(LN(depthwise conv(x)))``; the convs have kernel 3 (stride 1) or
-    kernel s+1 with stride s, which downsamples T to T/s. ``window_size > 1`` restricts query i
-    to keys ``|i - j| <= window_size // 2`` (padded keys then get an additive -1e4 rather than
-    -inf, as the reference); otherwise attention is global. ``mask_input=True`` zeroes the padded
-    steps of x before the convs (``Quirks.padding_reaches_convs``). x ``[N, C, T]`` -> ``[N, C, T/s]``.
+    The depthwise convs have kernel 3 (stride 1) or kernel s+1 with stride s, which downsamples
+    T to T/s. ``mask_input=True`` zeroes the padded steps of x before the convs
+    (``Quirks.padding_reaches_convs``). The attention modules below add their ``forward``.
     """
 
-    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
-                 mask_input: bool = False) -> None:
+    def __init__(self, channels: int, num_heads: int, stride: int = 1, mask_input: bool = False) -> None:
         super().__init__()
         self.num_heads, self.head_dim = num_heads, channels // num_heads
-        self.window_size = window_size
         kernel = stride + 1 if stride > 1 else 3
         self.query_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
                                        mask_input=mask_input)
@@ -93,6 +96,20 @@ class ConvAttention(nn.Module):
     def heads(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, C, T] -> [N, H, T, d]``."""
         return x.view(x.shape[0], self.num_heads, self.head_dim, -1).transpose(2, 3)
+
+
+class ConvAttention(ConvProjections):
+    """Multi-head self-attention on conv projections (the reference MaskedMHCA / LocalMaskedMHCA).
+
+    ``window_size > 1`` restricts query i to keys ``|i - j| <= window_size // 2`` (padded keys then
+    get an additive -1e4 rather than -inf, as the reference); otherwise attention is global.
+    x ``[N, C, T]`` with mask ``[N, 1, T]`` -> ``[N, C, T/s]`` and its mask.
+    """
+
+    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
+                 mask_input: bool = False) -> None:
+        super().__init__(channels, num_heads, stride, mask_input)
+        self.window_size = window_size
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q, q_mask = self.project_query(x, mask)
@@ -130,7 +147,7 @@ def banded_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, valid: t
     return torch.einsum("nhtw,nhtdw->nhtd", att, v_win)
 
 
-class ObjectSlotAttention(MaskedMHA):
+class ObjectSlotAttention(HeadProjections):
     """Per-step attention from the video to the object slots at the same step (reference
     ObjectMaskedMHA).
 
@@ -152,7 +169,7 @@ class ObjectSlotAttention(MaskedMHA):
         return self.proj(out) * mask.to(out.dtype), mask
 
 
-class ObjectTextAttention(ConvAttention):
+class ObjectTextAttention(ConvProjections):
     """Cross-attention from every object slot to the query text (reference
     ObjectQueryMaskedMHCA, cross branch).
 

@@ -3,6 +3,7 @@ Padding is zeros at the end; masks are bool, True = valid."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +34,7 @@ def pad_sequences(feats: list[torch.Tensor], length: int | None = None) -> tuple
     return batched, (torch.arange(length)[None, :] < lengths[:, None]).unsqueeze(1)
 
 
-def pad_objects(per_sample: list[list[torch.Tensor | None] | None], length: int,
+def pad_objects(per_sample: Sequence[Sequence[torch.Tensor | None] | None], length: int,
                 dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Object embeddings per sample and step (``[n_t, dim]``, or None / ``n_t = 0`` for none) ->
     slots ``[B*O, dim, length]`` and mask ``[B*O, 1, length]``, O = max(1, most objects in a step).

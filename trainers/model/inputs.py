@@ -59,7 +59,7 @@ class GroundingSample:
     video_query_feats: list[torch.Tensor] | None = None
     video_segments: list[torch.Tensor] | None = None
     shots: torch.Tensor | None = None
-    object_feats: list[torch.Tensor | None] | None = None
+    object_feats: Sequence[torch.Tensor | None] | None = None
 
     @property
     def num_steps(self) -> int:

@@ -44,6 +44,9 @@ class Encoded:
 class OSGNet(nn.Module):
     """The grounding network. Shapes: B samples, C = ``config.embed_dim``, T0 = padded length."""
 
+    pos_embd: torch.Tensor  # [C, max_seq_len] buffer, not saved
+    loss_normalizer: torch.Tensor  # float64 [] buffer, saved
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
