@@ -92,8 +92,8 @@ def test_smoothing_gives_095_and_005_for_one_class():
                           torch.tensor([[0.8, 0.1]]))
 
 
-def test_fixture_segments_give_the_reference_positive_count(shared_fixtures):
-    fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
+def test_fixture_segments_give_the_reference_positive_count(reference_fixtures):
+    fixture = torch.load(reference_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     generator = PointGenerator(1024, OSGNET_STRIDES)
     level_pts = generator([1024 // 2**level for level in range(7)])
     cls_targets, _ = assign_batch(level_pts, [s["segments"] for s in fixture["inputs"]])

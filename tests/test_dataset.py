@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from osgnet_bench.annotations.jsonl import read_query_jsonl
 from osgnet_bench.errors import UserError
+from trainers.config import load_run_config
 from trainers.data.captions import CaptionSource, shot_cut_frames, shots_from_cuts
 from trainers.data.codecs import decode_detections
-from trainers.data.config import load_dataset_config
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import (
     VideoGroupedBatchSampler,
@@ -39,7 +39,7 @@ def synth(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def config(synth):
-    return load_dataset_config(synth / "config.yaml")
+    return load_run_config(synth / "config.yaml").dataset
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def test_sample_matches_the_model_contract(train, config):
     assert len(sample.video_query_feats) == len(sample.video_segments) == num_queries
 
 
-def test_sample_has_the_reference_fixture_format(train, shared_fixtures):
-    reference = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)["inputs"][0]
+def test_sample_has_the_reference_fixture_format(train, reference_fixtures):
+    reference = torch.load(reference_fixtures / "osgnet_small_nlq.pt", weights_only=True)["inputs"][0]
     sample = train[0]
     fields = {f.name for f in dataclasses.fields(GroundingSample)}
     assert set(reference) <= fields and fields - set(reference) == {"query"}

@@ -85,8 +85,8 @@ def test_empty_level_and_no_candidates_do_not_crash():
     assert select_windows(empty, DecodeConfig()).segments.shape == (0, 2)
 
 
-def test_fixture_eval_outputs_decode_to_reference_windows(shared_fixtures):
-    fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
+def test_fixture_eval_outputs_decode_to_reference_windows(reference_fixtures):
+    fixture = torch.load(reference_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     expected = fixture["expected"]
     generator = PointGenerator(1024, OSGNET_STRIDES)
     points = generator([x.shape[1] for x in expected["eval_cls_logits"]])

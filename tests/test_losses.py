@@ -92,8 +92,8 @@ def test_nlq_loss_without_positives_keeps_a_gradient_path():
     assert logits[0].grad.abs().sum() > 0
 
 
-def test_fixture_losses_and_normalizer_match_the_reference(shared_fixtures):
-    fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
+def test_fixture_losses_and_normalizer_match_the_reference(reference_fixtures):
+    fixture = torch.load(reference_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     expected = fixture["expected"]
     generator = PointGenerator(1024, OSGNET_STRIDES)
     points = generator([x.shape[1] for x in expected["train_cls_logits"]])

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
+from trainers.config import parse_model_config
 from trainers.model.checkpoint import convert_checkpoint, load_checkpoint_into
-from trainers.model.config import parse_model_config
 from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def parity(shared_fixtures, tmp_path_factory):
+def parity(reference_fixtures, tmp_path_factory):
     """Run the fixture once: eval outputs, then train losses and gradients."""
-    fixture = torch.load(shared_fixtures / "osgnet_small_nlq.pt", weights_only=True)
+    fixture = torch.load(reference_fixtures / "osgnet_small_nlq.pt", weights_only=True)
     config = parse_model_config(yaml.safe_load(fixture["config_yaml"]), "osgnet_small_nlq.pt")
     folder = tmp_path_factory.mktemp("parity")
     official, ours = folder / "official.pth.tar", folder / "ours.pt"
