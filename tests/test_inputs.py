@@ -59,3 +59,21 @@ def test_present_names_the_samples_without_the_field():
         present([annotated, unannotated], "shots", "the VTM loss")
     with pytest.raises(ValueError, match=r"grounding loss .* segments, which is None for a0_2\.$"):
         present([annotated, unannotated], "segments", "the grounding loss")
+
+
+def test_training_without_the_vtm_inputs_names_the_field(one_thread):
+    """The VTM loss reads shots, video_query_feats and video_segments: a sample without them is an
+    error naming the field and the sample, not a KeyError from inside the model."""
+    from tiny_model import tiny_config_document
+
+    from trainers.config import parse_model_config
+    from trainers.model.osgnet import OSGNet
+
+    torch.manual_seed(0)
+    model = OSGNet(parse_model_config(tiny_config_document(), "tiny")).train()
+    sample = GroundingSample.from_reference(reference_dict(feats=torch.randn(24, 40), query_feats=torch.randn(12, 5)))
+    with pytest.raises(ValueError, match="the VTM loss reads the samples' shots, which is None for a0_1"):
+        model([sample])
+    losses = model([dataclasses.replace(sample, shots=torch.tensor([[0.0, 40.0], [40.0, 1024.0]]),
+                                        video_query_feats=[sample.query_feats], video_segments=[sample.segments])])
+    assert "vtm_loss" in losses and torch.isfinite(losses["final_loss"])
