@@ -25,9 +25,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from trainers.data.config import load_dataset_config
+from trainers.config import load_run_config
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import VideoGroupedSampler, collate_samples, make_data_loader, seed_worker
+from trainers.data.loader import (
+    VideoGroupedSampler,
+    collate_samples,
+    make_data_loader,
+    seed_worker,
+)
 from trainers.synth import SynthOptions, generate_dataset
 
 
@@ -78,7 +83,7 @@ def main() -> None:
                                video_dim=2304, text_dim=512, class_dim=512)
         generate_dataset(root, options)
         print(f"generated {args.videos} NLQ-sized videos in {time.perf_counter() - start:.1f} s")
-        config = load_dataset_config(root / "config.yaml")
+        config = load_run_config(root / "config.yaml").dataset
         naive = GroundingDataset.from_config(config, "train", cache_videos=0)
         ours = GroundingDataset.from_config(config, "train", cache_videos=8)
         steps = [naive.decoded_video(v).num_steps for v in naive.video_queries]

@@ -74,7 +74,7 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
     import yaml
 
-    from trainers.model.config import load_model_config, parse_model_config
+    from trainers.config import load_model_config, parse_model_config
     from trainers.model.inputs import GroundingSample
     from trainers.model.osgnet import OSGNet
 

@@ -58,15 +58,52 @@ def read_text(path: str | os.PathLike) -> str:
         raise UserError(f"{path}: cannot be read ({exc.strerror}).") from None
 
 
+class StrictSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated in one mapping (YAML keeps the last one
+    silently) and turns an integer too long for Python into a located error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not key_node:
+                shown = key_node.value[:80] if isinstance(key_node, yaml.ScalarNode) else "key"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{shown}` (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(node.value)} characters is too long", node.start_mark) from None
+
+
+StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", StrictSafeLoader.construct_yaml_int)
+
+
 def read_yaml_mapping(path: str | os.PathLike) -> dict:
-    """Parse a YAML file whose top level is a mapping (a config); errors name the line and column."""
+    """Parse a YAML file whose top level is a mapping (a config); errors name the line and column.
+
+    A key repeated in one mapping is an error (YAML would keep the last value silently).
+    """
     text = read_text(path)
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=StrictSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise UserError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid YAML: nested too deeply.") from None
     if not isinstance(document, dict):
         raise UserError(f"{path}: expected a YAML mapping with `dataset:` and `model:` sections.")
     return document

@@ -10,8 +10,8 @@ from tiny_model import tiny_config_document
 
 from osgnet_bench.cli import main
 from osgnet_bench.errors import UserError
+from trainers.config import parse_model_config
 from trainers.model.checkpoint import MODEL_FORMAT, load_checkpoint_into, read_checkpoint
-from trainers.model.config import parse_model_config
 from trainers.model.osgnet import OSGNet
 from trainers.train.state import STATE_FORMAT
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from osgnet_bench.config_reader import read_section
 from osgnet_bench.errors import UserError
-from trainers.config import parse_run_config
+from trainers.config import load_model_config, parse_run_config
 from trainers.data.config import PATH_KEYS, DatasetConfig
-from trainers.model.config import load_model_config
 from trainers.model.summary import build_on_meta, model_summary
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -81,7 +81,7 @@ def test_v2_pretrain_is_the_finetune_model_without_objects_and_vtm(shared_refere
     assert pretrain.dataset.object_feat_dir is None and pretrain.dataset.lavila_caption_dir is None
     # the dataset section of the (unbuildable) v2 pretrain config in the snapshot: same data
     dead_path = shared_reference / "configs" / V2_PRETRAIN_DEAD_REF
-    dead = DatasetConfig.from_mapping(_document(dead_path)["dataset"], str(dead_path), tmp_path)
+    dead = read_section(DatasetConfig, _document(dead_path)["dataset"], str(dead_path), "dataset")
     assert _without_paths(pretrain.dataset) == _without_paths(dead) | {"mul_query_input": 0}
     assert pretrain.dataset.text_feat_dir.name == dead.text_feat_dir.name == "narration_clip_token_features"
     assert pretrain.dataset.train_jsonl_file.name == dead.train_jsonl_file.name

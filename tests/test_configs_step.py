@@ -15,7 +15,8 @@ import dataclasses
 import pytest
 import torch
 
-from trainers.model.config import ModelConfig, load_model_config
+from trainers.config import load_model_config
+from trainers.model.config import ModelConfig
 from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 

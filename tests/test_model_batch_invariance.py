@@ -5,7 +5,7 @@ import pytest
 import torch
 from tiny_model import tiny_config_document
 
-from trainers.model.config import parse_model_config
+from trainers.config import parse_model_config
 from trainers.model.inputs import GroundingSample
 from trainers.model.osgnet import OSGNet
 

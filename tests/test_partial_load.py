@@ -8,8 +8,8 @@ import torch
 from tiny_model import tiny_config_document
 
 from osgnet_bench.errors import UserError
+from trainers.config import parse_model_config
 from trainers.model.checkpoint import MODEL_FORMAT
-from trainers.model.config import parse_model_config
 from trainers.model.osgnet import OSGNet
 from trainers.model.partial_load import (INITIALISED, LOADED, MIS_SHAPED, RESET, UNEXPECTED, check_matching,
                                          group_by_module, load_matching)

@@ -14,10 +14,8 @@ import yaml
 
 from osgnet_bench.annotations.jsonl import read_query_jsonl
 from osgnet_bench.errors import UserError
-from trainers.config import load_run_config
-from trainers.data.config import load_dataset_config
+from trainers.config import load_model_config, load_run_config
 from trainers.data.dataset import GroundingDataset
-from trainers.model.config import load_model_config
 from trainers.model.object_mamba import ObjectMambaBlock
 from trainers.model.osgnet import OSGNet
 from trainers.model.summary import model_summary
@@ -74,7 +72,7 @@ def test_reference_pretrain_config_builds_without_objects_and_vtm(shared_referen
 
 
 def test_reference_pretrain_dataset_has_no_query_lists(shared_reference):
-    config = load_dataset_config(shared_reference / "configs" / V1_PRETRAIN)  # mul_query_input: False
+    config = load_run_config(shared_reference / "configs" / V1_PRETRAIN).dataset  # mul_query_input: False
     assert config.mul_query_input == 0
     assert config.object_feat_dir is None and config.lavila_caption_dir is None
     assert config.text_store_for("train").name == "narration_clip_token_features"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from osgnet_bench.cli import main
-from trainers.data.config import load_dataset_config
+from trainers.config import load_run_config
 from trainers.data.dataset import GroundingDataset
 from trainers.data.lmdb_store import LmdbReader
 from trainers.synth import SynthOptions, generate_dataset
@@ -57,7 +57,7 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
 
 def test_every_split_loads_with_no_missing_key(generated):
     for track, root in generated.items():
-        config = load_dataset_config(root / "config.yaml")
+        config = load_run_config(root / "config.yaml").dataset
         manifest = json.loads((root / "synth.json").read_text())
         for split in ("train", "val"):
             dataset = GroundingDataset.from_config(config, split)
@@ -154,7 +154,7 @@ def test_tacos_json_and_jsonl(generated):
 def test_labels_name_words_of_the_query_with_consistent_classes(generated):
     names: dict[int, str] = {}
     for track, root in generated.items():
-        config = load_dataset_config(root / "config.yaml")
+        config = load_run_config(root / "config.yaml").dataset
         for row in _jsonl(config.train_jsonl_file):
             for entry in row["label"]:
                 assert entry["text"] in row["query"] and 0.7 <= entry["score"] <= 1.0
@@ -220,7 +220,7 @@ def test_planted_signal_is_learnable_and_needs_the_text(tmp_path):
     val queries; trained with the queries' texts rotated (a model that cannot use the text) it
     stays near chance (the mean GT fraction of the video)."""
     generate_dataset(tmp_path, SynthOptions(track="nlq", videos=24, seed=1))
-    config = load_dataset_config(tmp_path / "config.yaml")
+    config = load_run_config(tmp_path / "config.yaml").dataset
     train = _probe_data(GroundingDataset.from_config(config, "train"))
     val = _probe_data(GroundingDataset.from_config(config, "val"))
     chance = float((val[2].sum(1) / val[3].sum(1)).mean())

@@ -62,12 +62,15 @@ def test_overrides_are_yaml_typed_and_reach_lists():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("opt.learnig_rate=1", "unknown key.*opt.*learnig_rate"),
-    ("trainr.device=cpu", "unknown top-level key.*trainr"),
-    ("trainer.ema_decay=fast", "trainer.ema_decay. must be float"),
+    ("opt.learnig_rate=1", r"opt.learnig_rate: unknown key; valid keys in opt: .*learning_rate"),
+    ("trainr.device=cpu", r"trainr: unknown key; valid keys at the top level: .*trainer"),
+    ("trainer.ema_decay=fast", r"trainer.ema_decay: must be a number, got 'fast'"),
     ("model.tasks.9=NLQ", "not an index"),
+    ("model.tasks.99999999999999999999999=NLQ", "not an index"),
     ("no_equals_sign", "expected KEY=VALUE"),
-    ("trainer.device=tpu", "trainer.device must be auto, cpu or cuda"),
+    ("trainer.device=tpu", r"trainer.device: must be one of: auto, cpu, cuda; got 'tpu'"),
+    ("model.text_encoder_cfg.1.layer_cfg.foo=1", r"model.text_encoder_cfg\[1\].layer_cfg.foo: unknown key"),
+    ("opt={lr: 1, lr: 2}", r"duplicate key `lr`"),
 ])
 def test_bad_overrides_are_clear_errors(demo_config, override, message):
     with pytest.raises(UserError, match=message):
@@ -75,7 +78,7 @@ def test_bad_overrides_are_clear_errors(demo_config, override, message):
 
 
 def test_dataset_paths_resolve_against_the_working_directory(tmp_path):
-    document = {**demo_sections(), "dataset": {"input_vid_dim": 64, "input_txt_dim": 32,
+    document = {**demo_sections(), "dataset": {"input_vid_dim": 64, "input_txt_dim": 32, "default_fps": 30,
                                                "video_feat_dir": "features/video"}}
     config = parse_run_config(document, "doc", base_dir=tmp_path)
     assert config.dataset.video_feat_dir == tmp_path / "features" / "video"
@@ -158,13 +161,35 @@ def test_checkpoint_that_does_not_fit_is_reported(demo_config, tmp_path):
 
 
 def test_init_accepts_a_checkpoint_with_fewer_or_more_parts(demo_config, tmp_path):
-    """Like the reference's finetune start: extra tensors are ignored, missing ones start fresh."""
+    """Like the reference's finetune start: extra tensors are ignored, missing ones start fresh,
+    and every tensor both have is loaded."""
+    from trainers.model.osgnet import OSGNet
+    from trainers.model.partial_load import (
+        INITIALISED,
+        LOADED,
+        MIS_SHAPED,
+        RESET,
+        UNEXPECTED,
+        load_matching,
+    )
     from trainers.train.preflight import check_init_weights
 
-    check_init_weights(load_run_config(demo_config), save_weights(demo_config, tmp_path / "deeper.pth.tar",
-                                                                  "model.text_encoder_cfg.1.layer_num=2"))
-    check_init_weights(load_run_config(demo_config, ["model.text_encoder_cfg.1.layer_num=2"]),
-                       save_weights(demo_config, tmp_path / "plain.pth.tar"))
+    deeper_overrides = ["model.text_encoder_cfg.1.layer_num=2"]
+    for model_overrides, checkpoint_overrides, extra_status in (([], deeper_overrides, UNEXPECTED),
+                                                                 (deeper_overrides, [], INITIALISED)):
+        config = load_run_config(demo_config, model_overrides)
+        path = save_weights(demo_config, tmp_path / f"init{len(checkpoint_overrides)}.pth.tar", *checkpoint_overrides)
+        check_init_weights(config, path)
+        model = OSGNet(config.model)
+        saved = torch.load(path, weights_only=True)["state_dict"]
+        report = load_matching(model, path)
+        state = model.state_dict()
+        assert not report.names(MIS_SHAPED)
+        assert set(report.names(extra_status)) == set(saved) ^ set(state)
+        assert {n.split(".")[0] for n in report.names(extra_status)} == {"text_encoder"}
+        assert set(report.names(LOADED)) | set(report.names(RESET)) | set(report.names(INITIALISED)) == set(state)
+        assert len(report.names(LOADED)) > 100
+        assert all(torch.equal(state[name], saved[name]) for name in report.names(LOADED))
 
 
 def test_unknown_config_key_in_a_file(tmp_path, demo_config):

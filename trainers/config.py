@@ -1,24 +1,36 @@
 """The whole-run config: an official OSGNet YAML (read unchanged) or one of ours, plus overrides.
 
-Sections and what reads them:
+This is the one config loader. Every section is read by
+:func:`osgnet_bench.config_reader.read_section` into a frozen dataclass, with one set of coercion
+rules (see that module) and the value checks declared next to each field; an unknown key anywhere
+is an error that lists the valid keys, and a key repeated in one mapping is an error naming its line.
 
-| key | read by | notes |
+| key | read into | notes |
 |---|---|---|
-| ``dataset`` | :class:`trainers.data.config.DatasetConfig` | relative paths resolve against the working directory; feature widths are the model stems' ``n_in`` |
-| ``model`` | :func:`trainers.model.config.parse_model_config` | |
-| ``opt`` | :class:`OptimSettings` | ``learning_rate`` is per process when ``trainer.scale_lr`` is on |
-| ``loader`` | :class:`LoaderSettings` | ``batch_size`` is per process |
-| ``train_cfg`` | ``clip_grad_l2norm`` | the other keys are accepted and unused, as in the reference |
-| ``test_cfg`` | ``test_start_epoch`` (first validated epoch, 0-based) | the rest is unused, as in the reference |
-| ``init_rand_seed``, ``track`` | seed, evaluation track | ``track`` may be ours or the reference's ``nlq`` / ``goal_step`` |
-| ``trainer`` | :class:`TrainerSettings` | ours: device, EMA decay, determinism, lr scaling, logging |
+| ``dataset`` | ``trainers.data.config.DatasetConfig`` | the one home of the dataset timing (1) |
+| ``model`` | ``trainers.model.config.ModelSection`` | every layer config of the reference format (2) |
+| ``opt`` | :class:`OptimConfig` | ``learning_rate`` is per process when ``trainer.scale_lr`` is on |
+| ``loader`` | :class:`LoaderConfig` | ``batch_size`` is per process |
+| ``trainer`` | :class:`TrainerConfig` | ours: device, EMA decay, determinism, lr scaling, logging |
+| ``train_cfg`` | :class:`TrainCfgSection` | ``clip_grad_l2norm``; the other keys are unused, as in the reference |
+| ``test_cfg`` | :class:`TestCfgSection` | ``test_start_epoch`` (first validated epoch, 0-based); the rest unused |
+| ``init_rand_seed``, ``track``, ``model_name`` | :class:`ConfigFile` | (3) |
 
-The reference's bookkeeping keys (``dataset_name``, ``devices``, ``model_name``, splits,
-``output_folder``) are accepted and ignored: the run directory always comes from ``--out``. Any
-other key is a ``UserError``, so a typo never passes silently.
+(1) ``feat_stride``, ``num_frames``, ``default_fps``, ``max_seq_len``; relative paths resolve
+against the working directory; the feature widths the stores are checked against are the model
+stems' ``n_in``. (2) :func:`trainers.model.config.build_model_config` turns it into the
+``ModelConfig`` the network reads, with ``max_seq_len`` from ``dataset``. (3) ``track`` may be ours
+or the reference's ``nlq`` / ``goal_step``; ``model_name`` must be MultiTaskArch; the seed must lie
+in [0, 2**63 - 1].
+
+The reference's bookkeeping keys (``dataset_name``, ``devices``, ``train_split``, ``val_split``,
+``output_folder``) are accepted and ignored: the run directory always comes from ``--out``.
+A section written as ``null`` (every line commented out) takes its defaults.
 
 Overrides are ``--set a.b.c=value`` strings; the value is parsed as YAML (``1e-4`` is a float,
-``true`` a bool, ``[1, 2]`` a list) and list items are addressed by index (``a.0.b=1``).
+``true`` a bool, ``[1, 2]`` a list) and list items are addressed by index (``a.0.b=1``). The
+overridden document goes through the same reader, so an override can no more add an unknown key
+or a bad value than the file can.
 """
 
 from __future__ import annotations
@@ -27,59 +39,62 @@ import copy
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import yaml
 
+from osgnet_bench.config_reader import ConfigValueError, read_section, setting
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import atomic_writer, read_yaml_mapping
+from osgnet_bench.files import StrictSafeLoader, atomic_writer, read_yaml_mapping
 from trainers.data.config import PATH_KEYS, DatasetConfig
-from trainers.model.config import ModelConfig, parse_model_config
+from trainers.model.config import ModelConfig, ModelSection, build_model_config
 
 DEFAULT_SEED = 12345678
+# torch.manual_seed takes [-2**63, 2**64 - 1]; the trainer adds rank, epoch and iteration offsets to
+# the seed, so the largest allowed seed leaves 2**63 of room above it
+MAX_SEED = 2**63 - 1
 SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-IGNORED_TOP_KEYS = frozenset({"dataset_name", "devices", "train_split", "val_split", "model_name", "output_folder"})
-READ_TOP_KEYS = frozenset({"dataset", "model", "opt", "loader", "train_cfg", "test_cfg", "init_rand_seed",
-                           "track", "trainer"})
-UNUSED_TRAIN_CFG_KEYS = frozenset({"init_loss_norm", "cls_prior_prob", "center_sample", "center_sample_radius",
-                                   "label_smoothing", "loss_weight", "mamba_arch", "droppath", "head_empty_cls"})
-UNUSED_TEST_CFG_KEYS = frozenset({"voting_thresh", "pre_nms_topk", "max_seg_num", "min_score", "nms_sigma",
-                                  "duration_thresh", "test_num", "iou_threshold", "nms_method", "multiclass_nms",
-                                  "pre_nms_thresh"})
+IGNORED_TOP_KEYS = frozenset({"dataset_name", "devices", "train_split", "val_split", "output_folder"})
+ONLY_REFERENCE_SCHEDULE = "Only AdamW with warm-up and the cosine schedule is supported (the reference's only setting)."
 
 
-@dataclass(frozen=True)
-class OptimSettings:
-    """``opt:``. Total epochs = ``early_stop_epochs`` if set, else ``epochs + warmup_epochs``."""
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """``opt:``. Total epochs = ``early_stop_epochs`` if set (and not 0), else ``epochs + warmup_epochs``."""
 
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.05
-    backbone_lr_weight: float = 1.0
-    epochs: int = 6
-    warmup_epochs: int = 4
-    early_stop_epochs: int | None = None
-    eta_min: float = 1e-8
-    type: str = "AdamW"
-    warmup: bool = True
-    schedule_type: str = "cosine"
+    learning_rate: float = setting(1e-3, exclusive_minimum=0.0)
+    weight_decay: float = setting(0.05, minimum=0.0)
+    backbone_lr_weight: float = setting(1.0, minimum=0.0)
+    epochs: int = setting(6, minimum=0)
+    warmup_epochs: int = setting(4, minimum=0)
+    early_stop_epochs: int | None = setting(None, minimum=0)
+    eta_min: float = setting(1e-8, minimum=0.0)
+    type: Literal["AdamW"] = setting("AdamW", note=ONLY_REFERENCE_SCHEDULE)
+    warmup: Literal[True] = setting(True, note=ONLY_REFERENCE_SCHEDULE)
+    schedule_type: Literal["cosine"] = setting("cosine", note=ONLY_REFERENCE_SCHEDULE)
 
     @property
     def total_epochs(self) -> int:
         return self.early_stop_epochs if self.early_stop_epochs else self.epochs + self.warmup_epochs
 
-
-@dataclass(frozen=True)
-class LoaderSettings:
-    """``loader:``: per-process batch size and DataLoader workers."""
-
-    batch_size: int = 4
-    num_workers: int = 0
+    def validate(self) -> None:
+        if self.total_epochs < 1:
+            raise ConfigValueError("", "trains for 0 epochs: epochs + warmup_epochs (or early_stop_epochs, when set) "
+                                       "must be at least 1.")
 
 
-@dataclass(frozen=True)
-class TrainerSettings:
+@dataclass(frozen=True, kw_only=True)
+class LoaderConfig:
+    """``loader:``: per-process batch size and DataLoader workers (0: load in the training process)."""
+
+    batch_size: int = setting(4, minimum=1)
+    num_workers: int = setting(0, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerConfig:
     """``trainer:`` (ours; absent from official configs, every key has a default).
 
     ``scale_lr``: multiply ``opt.learning_rate`` by the world size (the reference multiplied by
@@ -90,17 +105,63 @@ class TrainerSettings:
     ``eval_batch_size``: queries per inference batch (0: ``loader.batch_size``).
     ``cpu_threads``: intra-op threads per process on CPU (0: torch's default). Small models run
     fastest with 1: splitting tiny tensors across threads costs more than it saves.
+    ``init_timeout_s``: how long a process waits for the others to join the process group.
     """
 
-    device: str = "auto"
-    ema_decay: float = 0.999
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    ema_decay: float = setting(0.999, minimum=0.0, exclusive_maximum=1.0)
     deterministic: bool = False
     scale_lr: bool = True
-    save_every: int = 0
-    log_every: int = 10
-    eval_batch_size: int = 0
-    cpu_threads: int = 0
-    init_timeout_s: float = 1800.0
+    save_every: int = setting(0, minimum=0, note="0 checkpoints at epoch ends only.")
+    log_every: int = setting(10, minimum=1)
+    eval_batch_size: int = setting(0, minimum=0, note="0 uses loader.batch_size.")
+    cpu_threads: int = setting(0, minimum=0, note="0 keeps torch's default.")
+    init_timeout_s: float = setting(1800.0, exclusive_minimum=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainCfgSection:
+    """``train_cfg:``: the trainer reads ``clip_grad_l2norm`` (<= 0: no clipping); the rest is the
+    reference's dead copy of model settings (model.md 6.3)."""
+
+    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "init_loss_norm", "cls_prior_prob", "center_sample", "center_sample_radius", "label_smoothing",
+        "loss_weight", "mamba_arch", "droppath", "head_empty_cls", "dropout", "iou_loss_weight", "box_loss_weight",
+        "num_decoder_layer"})
+
+    clip_grad_l2norm: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestCfgSection:
+    """``test_cfg:``: the trainer reads ``test_start_epoch``; the rest is unused, as in the reference
+    (``test_num`` is 1 in every config: no validation inside an epoch)."""
+
+    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "voting_thresh", "pre_nms_topk", "max_seg_num", "min_score", "nms_sigma", "duration_thresh", "test_num",
+        "iou_threshold", "nms_method", "multiclass_nms", "pre_nms_thresh", "ext_score_file"})
+
+    test_start_epoch: int = setting(0, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigFile:
+    """The top level of a config file, as written (sections written as ``null`` are None)."""
+
+    UNUSED_KEYS: ClassVar[frozenset[str]] = IGNORED_TOP_KEYS
+
+    model_name: Literal["MultiTaskArch"] = setting(
+        "MultiTaskArch", note="Only MultiTaskArch (OSGNet) configs can be built (the reference registers no other "
+                              "model either).")
+    dataset: DatasetConfig
+    model: ModelSection
+    opt: OptimConfig | None = None
+    loader: LoaderConfig | None = None
+    trainer: TrainerConfig | None = None
+    train_cfg: TrainCfgSection | None = None
+    test_cfg: TestCfgSection | None = None
+    init_rand_seed: int = setting(DEFAULT_SEED, minimum=0, maximum=MAX_SEED)
+    track: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +176,9 @@ class RunConfig:
     document: dict
     model: ModelConfig
     dataset: DatasetConfig
-    optim: OptimSettings
-    loader: LoaderSettings
-    trainer: TrainerSettings
+    optim: OptimConfig
+    loader: LoaderConfig
+    trainer: TrainerConfig
     seed: int
     track_name: str | None
     clip_grad_l2norm: float
@@ -132,62 +193,50 @@ class RunConfig:
 def load_run_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (),
                     base_dir: str | os.PathLike | None = None) -> RunConfig:
     """Read ``path``, apply ``--set`` overrides and parse every section."""
-    document = read_yaml_document(path)
-    return parse_run_config(document, str(path), overrides, base_dir)
+    return parse_run_config(read_yaml_document(path), str(path), overrides, base_dir)
 
 
 def read_yaml_document(path: str | os.PathLike) -> dict:
-    """The parsed YAML mapping of a config file; syntax errors name the line."""
+    """The parsed YAML mapping of a config file; syntax errors and repeated keys name the line."""
     return read_yaml_mapping(path)
 
 
 def parse_run_config(document: dict, source: str, overrides: list[str] | tuple[str, ...] = (),
                      base_dir: str | os.PathLike | None = None) -> RunConfig:
-    """Parse an already-read document (see the module docstring)."""
+    """Parse an already-read document (see the module docstring); relative dataset paths resolve
+    against ``base_dir`` (default: the working directory)."""
     document = apply_overrides(copy.deepcopy(document), overrides)
-    unknown = sorted(set(document) - READ_TOP_KEYS - IGNORED_TOP_KEYS)
-    if unknown:
-        raise UserError(f"{source}: unknown top-level key(s) {', '.join(unknown)}. Known keys: "
-                        f"{', '.join(sorted(READ_TOP_KEYS | IGNORED_TOP_KEYS))}.")
-    for key in ("dataset", "model"):
-        if key not in document:
-            raise UserError(f"{source}: missing the `{key}:` section.")
     root = Path(base_dir) if base_dir is not None else Path.cwd()
-    document["dataset"] = _absolute_paths(document["dataset"], root)
-    dataset = DatasetConfig.from_mapping(document["dataset"], source, root)
-    model = parse_model_config(document, source)
-    dataset = _widths_from_model(model, dataset)
-    train_cfg = _mapping(document, "train_cfg", source)
-    _reject_unknown(train_cfg, {"clip_grad_l2norm"} | UNUSED_TRAIN_CFG_KEYS, "train_cfg", source)
-    test_cfg = _mapping(document, "test_cfg", source)
-    _reject_unknown(test_cfg, {"test_start_epoch"} | UNUSED_TEST_CFG_KEYS, "test_cfg", source)
-    optim = _settings(OptimSettings, _mapping(document, "opt", source), "opt", source)
-    if optim.type != "AdamW" or optim.schedule_type != "cosine" or not optim.warmup:
-        raise UserError(f"{source}: only opt.type AdamW with warmup and the cosine schedule are supported "
-                        f"(the reference's only configuration), got {optim.type}/{optim.schedule_type}"
-                        f"/warmup={optim.warmup}.")
-    loader = _settings(LoaderSettings, _mapping(document, "loader", source), "loader", source)
-    trainer = _settings(TrainerSettings, _mapping(document, "trainer", source), "trainer", source)
-    if trainer.device not in ("auto", "cpu", "cuda"):
-        raise UserError(f"{source}: trainer.device must be auto, cpu or cuda, got {trainer.device!r}.")
-    if loader.batch_size < 1 or optim.total_epochs < 1:
-        raise UserError(f"{source}: loader.batch_size and the number of epochs must be at least 1.")
-    track = document.get("track")
-    if track is not None and not isinstance(track, str):
-        raise UserError(f"{source}: `track` must be a string, got {track!r}.")
+    if isinstance(document.get("dataset"), dict):
+        document["dataset"] = _absolute_paths(document["dataset"], root)
+    config_file = read_section(ConfigFile, document, source)
+    model = build_model_config(config_file.model, config_file.dataset.max_seq_len, source)
+    train_cfg = config_file.train_cfg or TrainCfgSection()
+    test_cfg = config_file.test_cfg or TestCfgSection()
     return RunConfig(
         source=source,
         document=document,
         model=model,
-        dataset=dataset,
-        optim=optim,
-        loader=loader,
-        trainer=trainer,
-        seed=_typed(document.get("init_rand_seed", DEFAULT_SEED), int, "init_rand_seed", source),
-        track_name=track,
-        clip_grad_l2norm=_typed(train_cfg.get("clip_grad_l2norm", 1.0), float, "train_cfg.clip_grad_l2norm", source),
-        val_start_epoch=_typed(test_cfg.get("test_start_epoch", 0), int, "test_cfg.test_start_epoch", source),
+        dataset=_widths_from_model(model, config_file.dataset),
+        optim=config_file.opt or OptimConfig(),
+        loader=config_file.loader or LoaderConfig(),
+        trainer=config_file.trainer or TrainerConfig(),
+        seed=config_file.init_rand_seed,
+        track_name=config_file.track,
+        clip_grad_l2norm=train_cfg.clip_grad_l2norm,
+        val_start_epoch=test_cfg.test_start_epoch,
     )
+
+
+def load_model_config(path: str | os.PathLike) -> ModelConfig:
+    """The model of a config file (read and checked whole, as for a run, so ``max_seq_len`` comes
+    from its ``dataset:`` section)."""
+    return load_run_config(path).model
+
+
+def parse_model_config(document: dict, source: str = "<config>") -> ModelConfig:
+    """The model of an already-read config document (see :func:`load_model_config`)."""
+    return parse_run_config(document, source).model
 
 
 def apply_overrides(document: dict, overrides: list[str] | tuple[str, ...]) -> dict:
@@ -210,9 +259,10 @@ def _override_value(raw_value: str, text: str) -> Any:
     if SCIENTIFIC.fullmatch(raw_value.strip()):
         return float(raw_value)
     try:
-        return yaml.safe_load(raw_value)
-    except yaml.YAMLError:
-        raise UserError(f"--set {text!r}: the value {raw_value!r} is not valid YAML.") from None
+        return yaml.load(raw_value, Loader=StrictSafeLoader)
+    except (yaml.YAMLError, RecursionError) as exc:
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise UserError(f"--set {text[:200]!r}: the value is not valid YAML ({problem}).") from None
 
 
 def _child(node: Any, part: str, path: list[str], text: str) -> Any:
@@ -236,19 +286,18 @@ def _assign(node: Any, part: str, value: Any, text: str) -> None:
 
 
 def _list_index(node: list, part: str, text: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
+    if not part.isdigit() or len(part) > len(str(len(node))) or int(part) >= len(node):
         raise UserError(f"--set {text!r}: `{part}` is not an index of a list of {len(node)} items.")
     return int(part)
 
 
-def _absolute_paths(section: Any, root: Path) -> Any:
-    """The ``dataset`` mapping with every path key made absolute against ``root``."""
-    if not isinstance(section, dict):
-        return section
+def _absolute_paths(section: dict, root: Path) -> dict:
+    """The ``dataset`` mapping with every path given as a string made absolute against ``root``
+    (other values are left for the reader to refuse)."""
     resolved = dict(section)
     for key in PATH_KEYS:
-        if resolved.get(key):
-            resolved[key] = str((root / Path(str(resolved[key]))).absolute())
+        if isinstance(resolved.get(key), str) and resolved[key]:
+            resolved[key] = str((root / Path(resolved[key])).absolute())
     return resolved
 
 
@@ -261,43 +310,3 @@ def _widths_from_model(model: ModelConfig, dataset: DatasetConfig) -> DatasetCon
     """
     return dataclasses.replace(dataset, input_vid_dim=model.video_stem.in_dim,
                                input_txt_dim=model.text_stem.in_dim)
-
-
-def _mapping(document: dict, key: str, source: str) -> dict:
-    value = document.get(key) or {}
-    if not isinstance(value, dict):
-        raise UserError(f"{source}: `{key}` must be a mapping, got {type(value).__name__}.")
-    return value
-
-
-def _reject_unknown(section: dict, known: set[str] | frozenset[str], name: str, source: str) -> None:
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise UserError(f"{source}: unknown key(s) in `{name}`: {', '.join(unknown)}. Known keys: "
-                        f"{', '.join(sorted(known))}.")
-
-
-def _settings(cls: type, section: dict, name: str, source: str) -> Any:
-    """A settings dataclass from ``section``: unknown keys and wrong types are ``UserError``s."""
-    spec = {f.name: f for f in fields(cls)}
-    _reject_unknown(section, set(spec), name, source)
-    values = {}
-    for key, value in section.items():
-        kind = spec[key].type.replace(" | None", "")
-        if value is None and "None" in spec[key].type:
-            values[key] = None
-            continue
-        values[key] = _typed(value, {"int": int, "float": float, "bool": bool, "str": str}[kind], f"{name}.{key}", source)
-    return cls(**values)
-
-
-def _typed(value: Any, kind: type, where: str, source: str) -> Any:
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if kind is bool and isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UserError(f"{source}: `{where}` must be {kind.__name__}, got {value!r}.")
-    return value

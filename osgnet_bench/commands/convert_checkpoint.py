@@ -16,8 +16,8 @@ def command(checkpoint: str, config_path: str, out_path: str) -> None:
     mis-shaped key is listed) and write it in osgnet-bench's format. --out may not be one of the
     inputs; an existing file is written over, and that is said on stderr."""
     from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
+    from trainers.config import load_model_config
     from trainers.model.checkpoint import convert_checkpoint
-    from trainers.model.config import load_model_config
     from trainers.model.summary import build_on_meta
 
     refuse_output_among_inputs(out_path, {"the input checkpoint": checkpoint, "--config": config_path})

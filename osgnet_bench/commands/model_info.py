@@ -17,7 +17,7 @@ def command(config_path: str, output_format: str) -> None:
     backend that would run on this machine."""
     from tabulate import tabulate
 
-    from trainers.model.config import load_model_config
+    from trainers.config import load_model_config
     from trainers.model.summary import model_summary
 
     summary = model_summary(load_model_config(config_path))
