@@ -56,7 +56,7 @@ def tiny_sample(config: ModelConfig, generator: torch.Generator) -> GroundingSam
 @pytest.mark.parametrize("name", SAME_NETWORK_AS_NLQ_V2)
 def test_same_network(name):
     def network(config: ModelConfig) -> ModelConfig:
-        return dataclasses.replace(config, max_seq_len=0, default_fps=None, vtm_loss_weight=0.0)
+        return dataclasses.replace(config, max_seq_len=0, vtm_loss_weight=0.0)
 
     assert network(load_model_config(CONFIGS / name)) == network(
         load_model_config(CONFIGS / "nlq_v2/internvideo_finetune.yaml"))
