@@ -190,7 +190,7 @@ class GroundingDataset(Dataset):
         tokens = table.index_select(0, torch.from_numpy(class_ids))  # much faster than table[ids] on CPU
         feats = [table.new_zeros((0, table.shape[1]))] * num_steps
         start = 0
-        for step, count in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist()):
+        for step, count in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist(), strict=True):
             feats[step] = tokens[start : start + count]
             start += count
         return feats

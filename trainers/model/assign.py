@@ -75,7 +75,7 @@ def assign_batch(points: Sequence[torch.Tensor], gt_segments: Sequence[torch.Ten
     per_video = [assign_video(all_points, segments.to(all_points.device),
                               None if label is None else label.to(all_points.device),
                               center_radius)
-                 for segments, label in zip(gt_segments, labels)]
+                 for segments, label in zip(gt_segments, labels, strict=True)]
     cls_targets = torch.stack([cls for cls, _ in per_video])
     reg_targets = torch.stack([reg for _, reg in per_video])
     return cls_targets, reg_targets

@@ -29,7 +29,7 @@ def pad_sequences(feats: list[torch.Tensor], length: int | None = None) -> tuple
     lengths = torch.tensor([f.shape[-1] for f in feats])
     length = int(lengths.max()) if length is None else length
     batched = feats[0].new_zeros((len(feats), feats[0].shape[0], length))
-    for row, feat in zip(batched, feats):
+    for row, feat in zip(batched, feats, strict=True):
         row[:, : feat.shape[-1]] = feat
     return batched, (torch.arange(length)[None, :] < lengths[:, None]).unsqueeze(1)
 

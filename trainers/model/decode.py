@@ -135,7 +135,7 @@ def decode_video(points: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
                  timing: VideoTiming, config: DecodeConfig) -> Detections:
     """Windows in seconds for one sample from its per-level tensors (see ``level_candidates``)."""
     levels = [level_candidates(p, m, c, o, config)
-              for p, m, c, o in zip(points, masks, cls_logits, offsets)]
+              for p, m, c, o in zip(points, masks, cls_logits, offsets, strict=True)]
     candidates = Detections(segments=torch.cat([d.segments for d in levels]),
                             scores=torch.cat([d.scores for d in levels]),
                             labels=torch.cat([d.labels for d in levels]))

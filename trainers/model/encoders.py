@@ -112,7 +112,7 @@ class FPNNorms(nn.Module):
         self.fpn_norms = nn.ModuleList(LayerNorm(channels) for _ in range(num_levels))
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [norm(x) for norm, x in zip(self.fpn_norms, feats)]
+        return [norm(x) for norm, x in zip(self.fpn_norms, feats, strict=True)]
 
 
 class MultiscaleEncoder(nn.ModuleList):

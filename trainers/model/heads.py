@@ -26,7 +26,7 @@ class _HeadTrunk(nn.Module):
         self.norm = nn.ModuleList(LayerNorm(width) if with_ln else nn.Identity() for _ in range(depth))
 
     def trunk(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        for conv, norm in zip(self.head, self.norm):
+        for conv, norm in zip(self.head, self.norm, strict=True):
             x, _ = conv(x, mask)
             x = F.relu(norm(x))
         return x
@@ -44,7 +44,7 @@ class ClassificationHead(_HeadTrunk):
         nn.init.constant_(self.cls_head.conv.bias, -math.log((1 - prior) / prior))
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [self.cls_head(self.trunk(x, m), m)[0].transpose(1, 2) for x, m in zip(feats, masks)]
+        return [self.cls_head(self.trunk(x, m), m)[0].transpose(1, 2) for x, m in zip(feats, masks, strict=True)]
 
 
 class RegressionHead(_HeadTrunk):
@@ -59,4 +59,4 @@ class RegressionHead(_HeadTrunk):
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
         return [F.relu(scale(self.offset_head(self.trunk(x, m), m)[0])).transpose(1, 2)
-                for scale, x, m in zip(self.scale, feats, masks)]
+                for scale, x, m in zip(self.scale, feats, masks, strict=True)]

@@ -92,7 +92,7 @@ def present(samples: Sequence[GroundingSample], name: str, reader: str) -> list[
     """The field ``name`` of every sample; ValueError naming the samples where it is None (``reader``,
     e.g. "the VTM loss", is what needs it)."""
     values = [getattr(sample, name) for sample in samples]
-    missing = [sample.query_id for sample, value in zip(samples, values) if value is None]
+    missing = [sample.query_id for sample, value in zip(samples, values, strict=True) if value is None]
     if missing:
         raise ValueError(f"{reader} reads the samples' {name}, which is None for {', '.join(missing)}.")
     return values

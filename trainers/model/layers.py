@@ -141,7 +141,7 @@ class ConvStack(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         shape = x.shape
         x, mask = x.reshape(-1, *shape[-2:]), mask.reshape(-1, *mask.shape[-2:])
-        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             x, mask = conv(x, mask)
             x = norm(x)
             if self.end_activation or i < len(self.convs) - 1:

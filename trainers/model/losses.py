@@ -128,7 +128,7 @@ def vtm_labels(spans: Sequence[torch.Tensor],
     device = spans[0].device if spans else None
     rows = []
     offset = 0
-    for sample_spans, segments_of_texts in zip(spans, query_segments):
+    for sample_spans, segments_of_texts in zip(spans, query_segments, strict=True):
         shots = sample_spans.to(torch.float64)
         for segments in segments_of_texts:
             gt = segments.to(device=device, dtype=torch.float64)

@@ -143,4 +143,4 @@ class OSGNet(nn.Module):
                                   encoded.cls_logits, encoded.offsets, timings, self.config.decode)
         return [{"video_id": s.video_id, "query_id": s.query_id,
                  "segments": d.segments.cpu(), "scores": d.scores.cpu(), "labels": d.labels.cpu()}
-                for s, d in zip(samples, detections)]
+                for s, d in zip(samples, detections, strict=True)]

@@ -48,7 +48,7 @@ class PointGenerator(nn.Module):
         self.strides = [int(s) for s in strides]
         self.regression_ranges = [(float(lo), float(hi)) for lo, hi in regression_ranges]
         buffer_len = max_seq_len * buffer_len_factor
-        for level, (stride, reg_range) in enumerate(zip(self.strides, self.regression_ranges)):
+        for level, (stride, reg_range) in enumerate(zip(self.strides, self.regression_ranges, strict=True)):
             points = level_points(math.ceil(buffer_len / stride), stride, reg_range)
             self.register_buffer(f"points_{level}", points, persistent=False)
 
