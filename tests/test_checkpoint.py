@@ -11,9 +11,8 @@ from tiny_model import tiny_config_document
 from osgnet_bench.cli import main
 from osgnet_bench.errors import UserError
 from trainers.config import parse_model_config
-from trainers.model.checkpoint import MODEL_FORMAT, load_checkpoint_into, read_checkpoint
+from trainers.model.checkpoint import MODEL_FORMAT, TRAIN_STATE_FORMAT, load_checkpoint_into, read_checkpoint
 from trainers.model.osgnet import OSGNet
-from trainers.train.state import STATE_FORMAT
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_ddp_prefix_and_ema_preferred(config, tmp_path):
 def test_training_state_prefers_ema_and_keeps_normalizer(config, tmp_path):
     model = OSGNet(config)
     ema = {**official_state(model), "loss_normalizer": torch.tensor(37.5, dtype=torch.float64)}
-    torch.save({"format": STATE_FORMAT, "epoch": 2, "model": model.state_dict(), "ema": ema},
+    torch.save({"format": TRAIN_STATE_FORMAT, "epoch": 2, "model": model.state_dict(), "ema": ema},
                tmp_path / "last.pt")
     state, epoch, kind = read_checkpoint(tmp_path / "last.pt")
     assert (epoch, kind) == (2, "train-state")

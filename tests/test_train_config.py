@@ -14,7 +14,7 @@ from osgnet_bench.cli import cli
 from osgnet_bench.errors import UserError
 from osgnet_bench.workflows.demo import demo_sections, prepare_demo
 from trainers.config import apply_overrides, load_run_config, parse_run_config
-from trainers.train.launch import LaunchOptions, torchrun_command
+from trainers.distributed import LaunchOptions, torchrun_command
 
 OFFICIAL = {
     "Ego4D-NLQ/v2/ego4d_nlq_v2_multitask_finetune_2e-4.yaml": (2e-4, 2304, 512, None),
@@ -172,7 +172,7 @@ def test_init_accepts_a_checkpoint_with_fewer_or_more_parts(demo_config, tmp_pat
         UNEXPECTED,
         load_matching,
     )
-    from trainers.train.preflight import check_init_weights
+    from trainers.train.launch import check_init_weights
 
     deeper_overrides = ["model.text_encoder_cfg.1.layer_num=2"]
     for model_overrides, checkpoint_overrides, extra_status in (([], deeper_overrides, UNEXPECTED),

@@ -14,8 +14,8 @@ from osgnet_bench.cli import cli
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.workflows.demo import demo_test_jsonl, prepare_demo
 from submissions.validate import validate_submission_file
-from trainers.train.failure import NonFiniteLossError
-from trainers.train.state import load_training_state
+from trainers.train.checkpoints import load_training_state
+from trainers.train.loop import NonFiniteLossError
 
 SHORT = ["--set", "opt.epochs=1", "--set", "opt.warmup_epochs=1", "--set", "trainer.deterministic=true"]
 
@@ -41,7 +41,7 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(demo_dir) -> dict:
     """``osgnet-bench run`` on the small dataset (the demo config, all its epochs)."""
-    output = ok(["run", "--track", "nlq", "--out", str(demo_dir), "--format", "json"])
+    output = ok(["run", "--track", "nlq", "--config", config_of(demo_dir), "--out", str(demo_dir), "--format", "json"])
     return json.loads(output[output.index("{"):])
 
 
@@ -67,15 +67,15 @@ def test_run_reports_model_and_random_rows(demo_dir, demo_run):
 
 def test_rerunning_run_resumes_instead_of_retraining(demo_dir, demo_run):
     before = (demo_dir / "checkpoints" / "last.pt").stat().st_mtime_ns
-    output = ok(["run", "--track", "nlq", "--out", str(demo_dir), "--format", "json"])
+    output = ok(["run", "--track", "nlq", "--config", config_of(demo_dir), "--out", str(demo_dir), "--format", "json"])
     assert json.loads(output[output.index("{"):])["model"] == demo_run["model"]
     assert (demo_dir / "checkpoints" / "last.pt").stat().st_mtime_ns == before
 
 
 def test_run_on_test_split_writes_a_valid_submission(demo_dir, demo_run):
     best = str(demo_dir / "checkpoints" / "best.pt")
-    output = ok(["run", "--track", "nlq", "--out", str(demo_dir), "--checkpoint", best, "--split", "test",
-                 "--format", "json"])
+    output = ok(["run", "--track", "nlq", "--config", config_of(demo_dir), "--out", str(demo_dir), "--checkpoint", best,
+                 "--split", "test", "--jsonl", str(demo_test_jsonl(demo_dir)), "--format", "json"])
     report = json.loads(output[output.index("{"):])
     assert report["validation"]["valid"] and report["validation"]["errors"] == 0
     records = [r for r in read_query_jsonl(demo_test_jsonl(demo_dir)) if r.has_text]
@@ -141,7 +141,8 @@ def test_official_format_checkpoints_predict_like_ours(demo_dir, demo_run, tmp_p
     torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in ema.items() if k != "loss_normalizer"}},
                official)
     exported = torch.load(checkpoints / "best_official.pth.tar", weights_only=True)
-    assert set(exported) == {"epoch", "state_dict"}
+    # the reference's layout; its loader reads only checkpoint["state_dict"]
+    assert {"epoch", "state_dict"} <= set(exported) <= {"epoch", "state_dict", "checksum", "track", "config"}
     assert set(exported["state_dict"]) == {k for k in ema if k != "loss_normalizer"}
     outputs = {}
     for name, path in (("ours", checkpoints / "best.pt"), ("export", checkpoints / "best_official.pth.tar"),

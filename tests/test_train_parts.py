@@ -6,15 +6,20 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.train.ema import ModelEma
-from trainers.train.optim import OptimConfig, decay_parameter_names, make_optimizer
-from trainers.train.schedule import WarmupCosineSchedule, warmup_cosine_factor
-from trainers.train.state import (
+from trainers.config import OptimConfig
+from trainers.train.checkpoints import (
     export_official,
     load_training_state,
     restore_rng_state,
     rng_state,
     save_training_state,
+)
+from trainers.train.optimisation import (
+    ModelEma,
+    WarmupCosineSchedule,
+    decay_parameter_names,
+    make_optimizer,
+    warmup_cosine_factor,
 )
 
 
@@ -92,7 +97,10 @@ def test_training_state_round_trip_and_rng(tmp_path):
     restore_rng_state(state)
     assert torch.equal(torch.rand(3), first)
     path = tmp_path / "last.pt"
-    save_training_state(path, {"model": model.state_dict(), "epoch": 3, "rng": state})
+    optimizer = make_optimizer(model, OptimConfig())
+    save_training_state(path, {"model": model.state_dict(), "ema": model.state_dict(), "epoch": 3, "rng": [state],
+                               "optimizer": optimizer.state_dict(), "schedule": {"steps_taken": 0},
+                               "progress": {"epoch": 3}})
     loaded = load_training_state(path)
     assert loaded["epoch"] == 3
     assert torch.equal(loaded["model"]["proj.weight"], model.proj.weight)
@@ -101,9 +109,11 @@ def test_training_state_round_trip_and_rng(tmp_path):
 
 def test_official_export_layout(tmp_path):
     model = Toy()
-    export_official(tmp_path / "model_official.pth.tar", 4, model.state_dict())
+    export_official(tmp_path / "model_official.pth.tar", 4, model.state_dict(), track="nlq_v2")
     data = torch.load(tmp_path / "model_official.pth.tar", weights_only=True)
-    assert set(data) == {"epoch", "state_dict"} and data["epoch"] == 4
+    # the reference's layout, plus what the reference's loader ignores
+    assert set(data) == {"epoch", "state_dict", "checksum", "track"} and data["epoch"] == 4
+    assert set(data["state_dict"]) == set(model.state_dict())
 
 
 def test_loading_a_foreign_file_is_a_clear_error(tmp_path):

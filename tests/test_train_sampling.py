@@ -11,9 +11,9 @@ from osgnet_bench.workflows.demo import prepare_demo
 from trainers.config import RunConfig, load_run_config
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import collate_samples
-from trainers.train.distributed import DistContext
+from trainers.distributed import DistContext
+from trainers.train.batches import SkipFirstBatches, training_batches
 from trainers.train.loop import Trainer, TrainRequest
-from trainers.train.sampling import SkipFirstBatches, training_batches
 
 BATCH_SIZE = 4  # the demo config's
 

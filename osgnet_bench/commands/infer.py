@@ -30,8 +30,8 @@ def command(config_path: str, overrides: tuple[str, ...], checkpoint: str, split
     from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
     from trainers.config import load_run_config
     from trainers.data.config import PATH_KEYS
-    from trainers.train.launch import LaunchOptions
-    from trainers.train.session import infer_session
+    from trainers.distributed import LaunchOptions
+    from trainers.infer import infer_session
 
     dataset = load_run_config(config_path, list(overrides)).dataset
     inputs = {"--config": config_path, "--checkpoint": checkpoint, "--jsonl": jsonl,

@@ -42,7 +42,7 @@ def command(track: str, config_path: str | None, overrides: tuple[str, ...], che
     config, finished), resumed (same config, unfinished) or refused (another config); the line on
     stderr and the `training` field of --format json say which."""
     from osgnet_bench.workflows.run import RunRequest, run_job
-    from trainers.train.launch import LaunchOptions
+    from trainers.distributed import LaunchOptions
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)

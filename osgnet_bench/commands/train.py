@@ -46,8 +46,8 @@ def command(config_path: str, overrides: tuple[str, ...], out: Path | None, resu
             rdzv_id: str, max_restarts: int) -> None:
     """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
     epoch with the track's metrics and keep last/best checkpoints (see docs/training.md)."""
-    from trainers.train.launch import LaunchOptions
-    from trainers.train.session import train_session
+    from trainers.distributed import LaunchOptions
+    from trainers.train.launch import train_session
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     run_dir = out if out is not None else Path("runs") / Path(config_path).stem

@@ -22,7 +22,8 @@ import yaml
 
 from osgnet_bench.errors import UserError
 from trainers.config import RunConfig
-from trainers.train.loop import BEST, CONFIG_FILE, LAST, SUMMARY, checkpoint_path
+from trainers.train.checkpoints import BEST, LAST, checkpoint_path
+from trainers.train.run_dir import CONFIG_FILE, SUMMARY
 
 MAX_SHOWN = 8
 

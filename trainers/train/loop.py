@@ -1,76 +1,68 @@
-"""The training loop: one DDP wrapper for the whole run, per-iteration warm-up + cosine, EMA,
-gradient clipping, validation on gathered predictions, and full-state checkpoints that a
-restarted worker resumes from.
+"""The training loop (:class:`Trainer`): one DDP wrapper for the whole run, per-iteration warm-up +
+cosine, EMA, gradient clipping, validation on gathered predictions, and full-state checkpoints
+that a restarted worker resumes from.
 
-Run directory layout::
+What the run directory holds is in :mod:`trainers.train.run_dir`, how a checkpoint is written in
+:mod:`trainers.train.checkpoints`, how workers are started in :mod:`trainers.train.launch`.
 
-    config.yaml                  the resolved config (written by the launcher)
-    log.jsonl  tensorboard/      events (rank 0)
-    summary.json                 final epoch, iteration, best metric, per-epoch metrics
-    checkpoints/last.pt          full training state after the latest epoch (or --save-every step)
-    checkpoints/best.pt          full training state of the best validated epoch
-    checkpoints/last_official.pth.tar, best_official.pth.tar   EMA weights, reference layout
+Seeds and determinism (pipeline.md §4.7, §8.4): every rank seeds python, numpy and torch with the
+config's seed, builds the same initial weights (and EMA copy), then reseeds with ``seed + rank``
+for its own draws (drop-path). The reference disabled cuDNN and forced deterministic algorithms
+on every run; here ``trainer.deterministic`` turns that on, and off nothing slows the run down.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import write_json
 from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import collate_samples, seed_worker
-from trainers.infer import open_inference_dataset, predict, split_records
-from trainers.model.checkpoint import check_state_dict, official_state_dict
+from trainers.distributed import DistContext, all_reduce_mean, barrier, gather_objects, restart_count, set_cpu_threads
+from trainers.infer import open_inference_dataset, predict, resolve_track, split_records
+from trainers.model.checkpoint import check_state_dict
 from trainers.model.osgnet import OSGNet
 from trainers.model.partial_load import load_matching
-from trainers.train.distributed import (
-    DistContext,
-    all_reduce_mean,
-    barrier,
-    gather_objects,
-    restart_count,
-    set_cpu_threads,
+from trainers.train import faults
+from trainers.train.batches import SkipFirstBatches, training_batches
+from trainers.train.checkpoints import (
+    LAST,
+    checkpoint_path,
+    commit_save,
+    load_training_state,
+    recover,
+    restore_rng_state,
+    rng_state,
+    training_state_content,
 )
-from trainers.train.ema import ModelEma
-from trainers.train.evaluation import load_ground_truth, resolve_track, score
-from trainers.train.failure import NonFiniteLossError
-from trainers.train.optim import OptimConfig, make_optimizer
-from trainers.train.run_log import RunLogger
-from trainers.train.sampling import SkipFirstBatches, training_batches
-from trainers.train.schedule import WarmupCosineSchedule
-from trainers.train.seeding import configure_determinism, seed_everything
-from trainers.train.state import export_official, load_training_state, restore_rng_state, rng_state, save_training_state
+from trainers.train.optimisation import ModelEma, WarmupCosineSchedule, make_optimizer
+from trainers.train.run_dir import RunLogger, remove_temporary_files
+from trainers.train.validation import load_ground_truth, score
 
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.pt"
-BEST = "best.pt"
-LAST_OFFICIAL = "last_official.pth.tar"
-BEST_OFFICIAL = "best_official.pth.tar"
-SUMMARY = "summary.json"
-CONFIG_FILE = "config.yaml"
-# fault injection for the restart tests: the worker of rank FAULT_RANK_ENV (default 0) dies
-# before optimiser step FAULT_AT_ENV + 1 of the first attempt (torchrun restart count 0)
-FAULT_AT_ENV = "OSGNET_BENCH_FAULT_AT_ITERATION"
-FAULT_RANK_ENV = "OSGNET_BENCH_FAULT_RANK"
-FAULT_EXIT_CODE = 75
+
+class NonFiniteLossError(UserError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass(frozen=True)
 class TrainRequest:
     """What to do in ``run_dir``: ``resume`` is None (fresh; a torchrun restart still resumes),
-    ``"auto"`` (``checkpoints/last.pt`` if present) or a training-state path; ``init`` is a
-    weights-only checkpoint (ours or official) to start from."""
+    ``"auto"`` (``checkpoints/last.pt``) or a training-state path; ``init`` is a weights-only
+    checkpoint (ours or official) to start from."""
 
     run_dir: Path
     resume: str | None = None
@@ -91,27 +83,45 @@ class Progress:
     history: list[dict] = field(default_factory=list)
 
 
-def checkpoint_path(run_dir: str | os.PathLike, name: str) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / name
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """Require deterministic kernels (and set the cuBLAS workspace they need), or allow the fast ones."""
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
 
 
 def resume_source(request: TrainRequest) -> Path | None:
-    """The training state to continue from, or None for a fresh start."""
+    """The training state to continue from, or None for a fresh start (the launcher has checked
+    that ``--resume auto`` has a ``last.pt``)."""
     last = checkpoint_path(request.run_dir, LAST)
     if request.resume is None:
         return last if restart_count() > 0 and last.exists() else None
     if request.resume == "auto":
-        return last if last.exists() else None
+        return last
     return Path(request.resume)
 
 
 class Trainer:
-    """Builds everything from a :class:`RunConfig` and trains; see the module docstring."""
+    """Builds everything from a :class:`RunConfig` and trains; see the module docstring.
 
-    def __init__(self, config: RunConfig, request: TrainRequest, ctx: DistContext) -> None:
+    ``console``: where rank 0 shows progress (stderr in-process; a torchrun worker's stdout,
+    which the launcher sends to its console).
+    """
+
+    def __init__(self, config: RunConfig, request: TrainRequest, ctx: DistContext, console: IO[str] | None = None) -> None:
         self.config = config
         self.request = request
         self.ctx = ctx
+        self.console = console or sys.stderr
         self.run_dir = Path(request.run_dir)
         self.batch_size = config.loader.batch_size
         self.total_epochs = config.optim.total_epochs
@@ -127,16 +137,16 @@ class Trainer:
         seed_everything(config.seed + ctx.rank)  # then rank-specific draws (drop-path)
         self._make_optimisation()
         self.progress = Progress()
+        self.logger = RunLogger(self.run_dir, enabled=ctx.is_main)
         source = resume_source(request)
         if source is not None:
             self.resume_from(source)
         # one wrapper for the whole run; the VTM and object branches can sit idle for a batch
         self.ddp = (DistributedDataParallel(self.model, find_unused_parameters=True)
                     if ctx.distributed else self.model)
-        self.logger = RunLogger(self.run_dir, enabled=ctx.is_main)
         if init_report is not None:
             if ctx.is_main and request.progress:
-                tqdm.write(init_report.render())
+                tqdm.write(init_report.render(), file=self.console)
             self.logger.event("init", 0, source=str(request.init), **init_report.counts())
         if source is not None:
             self.logger.event("resume", self.progress.iteration, source=str(source), epoch=self.progress.epoch,
@@ -161,23 +171,26 @@ class Trainer:
         """AdamW (lr scaled by the world size when ``trainer.scale_lr``) and the per-iteration schedule."""
         optim = self.config.optim
         scale = self.ctx.world_size if self.config.trainer.scale_lr else 1
-        self.optimizer = make_optimizer(self.model, OptimConfig(
-            learning_rate=optim.learning_rate * scale, weight_decay=optim.weight_decay,
-            backbone_lr_weight=optim.backbone_lr_weight))
+        self.optimizer = make_optimizer(self.model, optim, lr_scale=scale)
         self.schedule = WarmupCosineSchedule(
             self.optimizer, optim.warmup_epochs * self.iters_per_epoch,
             (optim.epochs + optim.warmup_epochs) * self.iters_per_epoch, optim.eta_min)
 
     def resume_from(self, path: Path) -> None:
-        """Restore weights, EMA, optimiser, schedule, counters and RNG states from ``path``."""
+        """Restore weights, EMA, optimiser, schedule, counters and RNG states from ``path``. When
+        ``path`` is this run's ``last.pt``, rank 0 first removes what a killed save left behind and
+        redoes its missing steps (:func:`trainers.train.checkpoints.recover`)."""
         state = load_training_state(path)
+        if self.ctx.is_main and path == checkpoint_path(self.run_dir, LAST):
+            remove_temporary_files(self.run_dir)
+            recover(self.run_dir, state, self.logger)
+        barrier(self.ctx)
         check_state_dict(self.model.state_dict(), state["model"], str(path))
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        saved = state["progress"]
-        self.progress = Progress(**saved)
+        self.progress = Progress(**state["progress"])
         rngs = state["rng"]
         if len(rngs) == self.ctx.world_size:
             restore_rng_state(rngs[self.ctx.rank])
@@ -189,7 +202,7 @@ class Trainer:
         try:
             for epoch in range(self.progress.epoch, self.total_epochs):
                 self.train_epoch(epoch)
-                metrics = self.validate(epoch) if epoch >= self.config.val_start_epoch else None
+                metrics, rate = self.validate(epoch) if epoch >= self.config.val_start_epoch else (None, None)
                 self.progress.epoch = epoch + 1
                 self.progress.epoch_iteration = 0
                 improved = metrics is not None and (self.progress.best_metric is None
@@ -199,20 +212,10 @@ class Trainer:
                     self.progress.best_epoch = epoch
                 self.progress.history.append({"epoch": epoch, "iteration": self.progress.iteration,
                                               "metrics": metrics})
-                self.save(epoch_end=True, improved=improved)
-            if self.ctx.is_main:
-                write_json(self.run_dir / SUMMARY, self.summary(), indent=2)
+                self.save(epoch_end=True, improved=improved, val_values={"queries_per_s": rate})
         finally:
             self.logger.close()
         return self.progress
-
-    def summary(self) -> dict:
-        best = checkpoint_path(self.run_dir, BEST)
-        return {"track": self.track.name, "epochs": self.progress.epoch, "iterations": self.progress.iteration,
-                "world_size": self.ctx.world_size, "best_metric": self.progress.best_metric,
-                "best_epoch": self.progress.best_epoch, "ranked_by": self.track.rank_metric_name,
-                "last_checkpoint": str(checkpoint_path(self.run_dir, LAST)),
-                "best_checkpoint": str(best) if best.exists() else None, "history": self.progress.history}
 
     def loader(self, epoch: int) -> DataLoader:
         """This epoch's batches, minus the ``epoch_iteration`` first ones a resumed run already
@@ -226,13 +229,14 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> None:
         self.ddp.train()
-        bar = tqdm(total=self.iters_per_epoch, initial=self.progress.epoch_iteration,
+        bar = tqdm(total=self.iters_per_epoch, initial=self.progress.epoch_iteration, file=self.console,
                    desc=f"epoch {epoch + 1}/{self.total_epochs}", unit="it", dynamic_ncols=True,
                    disable=not (self.request.progress and self.ctx.is_main))
         started, steps = time.perf_counter(), 0
         for batch in self.loader(epoch):
-            inject_fault(self.progress.iteration, self.ctx)
+            faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
             values = self.step(batch)
+            faults.point("after_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
             steps += 1
             rate = steps * self.batch_size * self.ctx.world_size / (time.perf_counter() - started)
             bar.update(1)
@@ -247,7 +251,7 @@ class Trainer:
                 self.save(epoch_end=False, improved=False)
         bar.close()
 
-    def step(self, batch: list[dict]) -> dict[str, float]:
+    def step(self, batch: list) -> dict[str, float]:
         """One optimiser step; returns the loss terms averaged over ranks (before the step)."""
         losses = self.ddp(batch)
         values = all_reduce_mean({k: float(v.detach()) for k, v in losses.items()}, self.ctx)
@@ -269,45 +273,42 @@ class Trainer:
         self.progress.epoch_iteration += 1
         return values
 
-    def validate(self, epoch: int) -> dict[str, float]:
-        """The track's metrics of the EMA weights (what is saved) on the whole validation split."""
+    def validate(self, epoch: int) -> tuple[dict[str, float], float]:
+        """The track's metrics of the EMA weights (what is saved) on the whole validation split, and
+        the queries per second; logged with the save that records them."""
         batch_size = self.config.trainer.eval_batch_size or self.batch_size
         started = time.perf_counter()
         predictions = predict(self.ema.module, self.val_set, self.ctx, batch_size)
         rate = len(predictions) / (time.perf_counter() - started)
         metrics = score(predictions, self.gt_records, self.track, self.gt_source) if self.ctx.is_main else {}
         metrics = gather_objects(metrics, self.ctx)[0]
-        self.logger.event("val", self.progress.iteration, epoch=epoch, queries_per_s=rate, **metrics)
         if self.ctx.is_main and self.request.progress:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
-            tqdm.write(f"epoch {epoch + 1}: {shown}")
-        return metrics
+            tqdm.write(f"epoch {epoch + 1}: {shown}", file=self.console)
+        return metrics, rate
 
-    def save(self, epoch_end: bool, improved: bool) -> None:
-        """Write ``last.pt`` (and ``best.pt``, official exports) atomically; every rank takes part
-        because the RNG states of all ranks are stored."""
+    def training_state(self, epoch_end: bool, rngs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Everything a resume restores, and what the run directory's other files are made from."""
+        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                "epoch": self.progress.epoch, "iteration": self.progress.iteration,
+                "epoch_iteration": self.progress.epoch_iteration, "progress": vars(self.progress),
+                "rng": rngs, "world_size": self.ctx.world_size, "config": self.config.document,
+                "track": self.track.name, "total_epochs": self.total_epochs,
+                "metrics": self.progress.history[-1]["metrics"] if epoch_end else None}
+
+    def save(self, epoch_end: bool, improved: bool, val_values: dict[str, Any] | None = None) -> None:
+        """Commit ``last.pt`` (and at epoch ends the exports, ``best.pt`` when ``improved``, the
+        summary and the ``val`` event) on rank 0; every rank takes part because the RNG states of
+        all ranks are stored, and every rank stops with rank 0's error if the save fails."""
         rngs = gather_objects(rng_state(), self.ctx)
+        error = None
         if self.ctx.is_main:
-            state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                     "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                     "epoch": self.progress.epoch, "iteration": self.progress.iteration,
-                     "epoch_iteration": self.progress.epoch_iteration, "progress": vars(self.progress),
-                     "rng": rngs, "world_size": self.ctx.world_size, "config": self.config.document,
-                     "metrics": self.progress.history[-1]["metrics"] if epoch_end else None}
-            save_training_state(checkpoint_path(self.run_dir, LAST), state)
-            weights_epoch = max(self.progress.epoch - 1, 0)
-            if epoch_end:
-                export_official(checkpoint_path(self.run_dir, LAST_OFFICIAL), weights_epoch, official_state_dict(self.ema.state_dict()))
-            if improved:
-                save_training_state(checkpoint_path(self.run_dir, BEST), state)
-                export_official(checkpoint_path(self.run_dir, BEST_OFFICIAL), weights_epoch, official_state_dict(self.ema.state_dict()))
-        barrier(self.ctx)
-
-
-def inject_fault(iteration: int, ctx: DistContext) -> None:
-    """Kill this worker at the configured iteration of the first attempt (test hook, see docs/training.md)."""
-    target = os.environ.get(FAULT_AT_ENV)
-    if target is None or restart_count() > 0:
-        return
-    if iteration == int(target) and ctx.rank == int(os.environ.get(FAULT_RANK_ENV, "0")):
-        os._exit(FAULT_EXIT_CODE)
+            try:
+                content = training_state_content(self.training_state(epoch_end, rngs))
+                commit_save(self.run_dir, content, epoch_end, improved, self.logger, val_values)
+            except UserError as exc:
+                error = str(exc)
+        error = gather_objects(error, self.ctx)[0]
+        if error is not None:
+            raise UserError(error)

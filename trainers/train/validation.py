@@ -15,29 +15,8 @@ from osgnet_bench.errors import UserError
 from osgnet_bench.files import looks_like_jsonl
 from osgnet_bench.metrics import evaluate
 from osgnet_bench.predictions import Prediction
-from osgnet_bench.tracks import GOALSTEP, NLQ_V1, NLQ_V2, TACOS, Track, get_track
+from osgnet_bench.tracks import Track
 from trainers.data.config import DatasetConfig
-
-# the reference's ``track: goal_step`` means "ground truth from a jsonl"; the query type says which benchmark
-GOAL_STEP_FAMILY = {"goal_step": GOALSTEP, "tacos": TACOS, "nlq": NLQ_V1}
-
-
-def resolve_track(name: str | None, records: Sequence[QueryRecord]) -> Track:
-    """The evaluation track of a config's ``track`` value.
-
-    ``None`` (the reference default) is NLQ v2; the reference's ``goal_step`` is GoalStep, TACoS
-    or NLQ v1 according to the ``query_type`` of the validation records; any other value is one
-    of our track names.
-    """
-    if name is None:
-        return NLQ_V2
-    if name == "goal_step":
-        query_type = records[0].query_type if records else "goal_step"
-        if query_type not in GOAL_STEP_FAMILY:
-            raise UserError(f"track goal_step: cannot tell the benchmark from query_type {query_type!r}; "
-                            "set track to nlq_v1, goalstep or tacos.")
-        return GOAL_STEP_FAMILY[query_type]
-    return get_track(name)
 
 
 def ground_truth_path(config: DatasetConfig) -> str:
