@@ -33,13 +33,14 @@ from trainers.data.loader import (
     make_data_loader,
     seed_worker,
 )
+from trainers.model.inputs import GroundingSample
 from trainers.synth import SynthOptions, generate_dataset
 
 
-def sample_nbytes(sample: dict) -> int:
+def sample_nbytes(sample: GroundingSample) -> int:
     """Bytes of every tensor in a sample (lists of tensors included)."""
     total = 0
-    for value in sample.values():
+    for value in vars(sample).values():
         for tensor in value if isinstance(value, list) else [value]:
             if isinstance(tensor, torch.Tensor):
                 total += tensor.nelement() * tensor.element_size()
@@ -56,14 +57,15 @@ def time_one_pass(loader: DataLoader) -> tuple[float, int, int]:
     return time.perf_counter() - start, count, nbytes
 
 
-def assert_identical(a: dict, b: dict) -> None:
+def assert_identical(first: GroundingSample, second: GroundingSample) -> None:
+    a, b = vars(first), vars(second)
     assert a.keys() == b.keys()
     for key, x in a.items():
         y = b[key]
         if isinstance(x, torch.Tensor):
             assert torch.equal(x, y), key
         elif isinstance(x, list):
-            assert len(x) == len(y) and all(torch.equal(u, v) for u, v in zip(x, y)), key
+            assert len(x) == len(y) and all(u is v is None or torch.equal(u, v) for u, v in zip(x, y, strict=True)), key
         else:
             assert x == y, key
 

@@ -257,7 +257,7 @@ def _coerce_tuple(arms: tuple, value: Any, source: str, path: str) -> tuple:
             raise ConfigValueError("", f"must be a list of {len(arms)} items, got {len(value)}.")
         kinds = list(arms)
     return tuple(_read_value(kind, item, source, child_path(path, index), NO_SETTING)
-                 for index, (kind, item) in enumerate(zip(kinds, value)))
+                 for index, (kind, item) in enumerate(zip(kinds, value, strict=True)))
 
 
 def _as_int(value: Any) -> int:

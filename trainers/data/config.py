@@ -13,7 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from osgnet_bench.config_reader import setting
 from osgnet_bench.errors import UserError
@@ -86,7 +86,8 @@ class DatasetConfig:
             raise UserError(
                 f"cannot override {', '.join(unknown)}: not a dataset path (paths: {', '.join(PATH_KEYS)})."
             )
-        return dataclasses.replace(self, **{k: Path(v) for k, v in paths.items() if v is not None})
+        replaced: dict[str, Any] = {k: Path(v) for k, v in paths.items() if v is not None}
+        return dataclasses.replace(self, **replaced)
 
 
 PATH_KEYS = tuple(name for name, kind in get_type_hints(DatasetConfig).items() if kind == Path | None)

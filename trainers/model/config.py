@@ -155,9 +155,6 @@ class ModelConfig:
 # The ``model:`` section as written in the reference format (read by osgnet_bench.config_reader)
 # ---------------------------------------------------------------------------------------------
 
-PATH_PDROP = {"minimum": 0.0, "exclusive_maximum": 1.0}
-
-
 @dataclass(frozen=True, kw_only=True)
 class ConvStackCfg:
     """``layer_cfg`` of a ``MaskedConv1DLayer`` stem; ``n_hidden`` and ``n_out`` default to ``n_in``."""
@@ -170,7 +167,7 @@ class ConvStackCfg:
     stride: Literal[1] = setting(1, note="Stems never downsample in OSGNet.")
     with_ln: Literal[True] = setting(True, note="Stems without LayerNorm are not supported.")
     act: Literal["relu", "gelu"] = "gelu"
-    pdrop: Literal[0.0] = setting(0.0, note=ZERO_DROPOUT)
+    pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
     end_act: Literal[True] = setting(True, note="The last conv is always followed by its activation.")
 
     def validate(self) -> None:
@@ -186,9 +183,9 @@ class TransformerBlockCfg:
     n_head: int = setting(minimum=1)
     n_ds_strides: tuple[int, int] = (1, 1)
     mha_win_size: int = -1
-    path_pdrop: float = setting(0.0, **PATH_PDROP)
-    attn_pdrop: Literal[0.0] = setting(0.0, note=ZERO_DROPOUT)
-    proj_pdrop: Literal[0.0] = setting(0.0, note=ZERO_DROPOUT)
+    path_pdrop: float = setting(0.0, minimum=0.0, exclusive_maximum=1.0)
+    attn_pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
+    proj_pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
     use_rel_pe: Literal[False] = setting(False, note="Relative position bias is off in every official config.")
     use_cross_modal: Literal[False] = setting(
         False, note="TransformerBlocks never attend to the text in OSGNet (the text reaches the video blocks).")
@@ -205,9 +202,9 @@ class ObjectEncoderBlockCfg:
     n_embd: int = setting(minimum=1)
     n_head: int = setting(4, minimum=1)
     mha_win_size: Literal[1] = setting(1, note="Object blocks attend within one time step.")
-    path_pdrop: float = setting(0.1, **PATH_PDROP)
-    attn_pdrop: Literal[0.0] = setting(0.0, note=ZERO_DROPOUT)
-    proj_pdrop: Literal[0.0] = setting(0.0, note=ZERO_DROPOUT)
+    path_pdrop: float = setting(0.1, minimum=0.0, exclusive_maximum=1.0)
+    attn_pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
+    proj_pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,7 +213,7 @@ class ObjectMambaBlockCfg:
 
     n_embd: int = setting(minimum=1)
     n_head: int = setting(4, minimum=1)
-    path_pdrop: float = setting(0.1, **PATH_PDROP)
+    path_pdrop: float = setting(0.1, minimum=0.0, exclusive_maximum=1.0)
     mamba_arch: tuple[str, ...] = ("mamba1", "mlp")
     use_cross_modal: Literal[True] = setting(True, note="The video blocks always attend to the text.")
 
@@ -370,7 +367,7 @@ class QFormerCfg:
 
     self_mixer_cfg: SelfMixerCfg
     cross_mixer_cfg: CrossMixerCfg | None = None
-    path_pdrop: float = setting(**PATH_PDROP)
+    path_pdrop: float = setting(minimum=0.0, exclusive_maximum=1.0)
     query_num: int = setting(minimum=1)
     num_layer: int = setting(minimum=1)
 
