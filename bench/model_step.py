@@ -29,6 +29,10 @@ import resource
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trainers.model.inputs import GroundingSample
 
 SCENARIOS = ("small", "full", "full-1024")
 REFERENCE_FULL_1024_FORWARD_S = 9.0  # model.md section 8: reference, train-mode forward, no grad
@@ -46,8 +50,8 @@ def peak_rss_mib() -> float:
 
 
 def synthetic_sample(length: int, seed: int, video_dim: int, text_dim: int, object_dim: int,
-                     max_seq_len: int):
-    """One query (a ``GroundingSample``) with realistic sizes."""
+                     max_seq_len: int) -> GroundingSample:
+    """One query with realistic sizes."""
     import torch
 
     from trainers.model.inputs import GroundingSample

@@ -15,6 +15,7 @@ import multiprocessing
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,7 +96,9 @@ class GroundingDataset(Dataset):
         check_sources(sources, self.records, self._label_choices, config, source)
 
     @classmethod
-    def from_config(cls, config: DatasetConfig, split: str, training: bool | None = None, **kwargs) -> GroundingDataset:
+    def from_config(
+        cls, config: DatasetConfig, split: str, training: bool | None = None, **kwargs: Any
+    ) -> GroundingDataset:
         """The dataset of ``split`` ("train" or "val"), reading the config's jsonl and stores."""
         path = config.jsonl_for(split)
         if path is None:
@@ -127,6 +130,9 @@ class GroundingDataset(Dataset):
                 f"video {record.video_id!r} has {video.num_steps} feature steps, more than "
                 f"dataset.max_seq_len = {cfg.max_seq_len}; raise max_seq_len or cut the video."
             )
+        if record.duration is None:
+            raise UserError(f"query {record.query_id!r} of video {record.video_id!r} has no duration; "
+                            "samples need the video duration (the jsonl's 'duration').")
         query_feats = video.query_feats[record.query_id]
         if cfg.text_feat_with_eot:
             query_feats = query_feats[:, 1:]

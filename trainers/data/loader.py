@@ -181,6 +181,10 @@ def make_data_loader(
 
 def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
     """Start epoch ``epoch``: new video order in the sampler, new random draws in the dataset
-    (persistent workers see it, the dataset's epoch lives in shared memory)."""
-    loader.batch_sampler.set_epoch(epoch)
-    loader.dataset.set_epoch(epoch)
+    (persistent workers see it, the dataset's epoch lives in shared memory). ``loader`` comes from
+    :func:`make_data_loader`."""
+    batch_sampler, dataset = loader.batch_sampler, loader.dataset
+    if not isinstance(batch_sampler, VideoGroupedBatchSampler) or not isinstance(dataset, GroundingDataset):
+        raise TypeError("set_loader_epoch needs a loader made by make_data_loader")
+    batch_sampler.set_epoch(epoch)
+    dataset.set_epoch(epoch)

@@ -3,6 +3,8 @@ match the reference (``text_encoder.0.0.*`` is the stem, ``text_encoder.1.k.*`` 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,11 +35,11 @@ class StagedEncoder(nn.ModuleList):
 
     @property
     def stem(self) -> nn.Module:
-        return self[0][0]
+        return cast(nn.ModuleList, self[0])[0]
 
     @property
     def blocks(self) -> nn.ModuleList:
-        return self[1]
+        return cast(nn.ModuleList, self[1])
 
 
 class TextEncoder(StagedEncoder):
@@ -131,8 +133,8 @@ class MultiscaleEncoder(nn.ModuleList):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         feats, masks = [x], [mask]
-        for block in self[0]:
+        for block in cast(nn.ModuleList, self[0]):
             x, mask = block(x, mask)
             feats.append(x)
             masks.append(mask)
-        return self[1][0](feats), masks
+        return cast(nn.ModuleList, self[1])[0](feats), masks

@@ -41,7 +41,9 @@ class ClassificationHead(_HeadTrunk):
         self.cls_head = MaskedConv1D(config.head_dim, config.num_classes, config.head_kernel_size,
                                      mask_input=not config.quirks.padding_reaches_convs)
         prior = config.cls_prior_prob
-        nn.init.constant_(self.cls_head.conv.bias, -math.log((1 - prior) / prior))
+        bias = self.cls_head.conv.bias
+        assert bias is not None  # MaskedConv1D has a bias unless told otherwise
+        nn.init.constant_(bias, -math.log((1 - prior) / prior))
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
         return [self.cls_head(self.trunk(x, m), m)[0].transpose(1, 2) for x, m in zip(feats, masks, strict=True)]

@@ -32,7 +32,7 @@ class MaskedConv1D(nn.Module):
         self.mask_input = mask_input
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding,
                               groups=groups, bias=bias)
-        if bias:
+        if self.conv.bias is not None:
             nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

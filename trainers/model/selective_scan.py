@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
 
 # elements of one [chunk, batch, d_inner, d_state] work buffer (4 MiB in float32)
 CHUNK_ELEMENTS = 1 << 20
@@ -135,7 +136,7 @@ class _StepwiseScan(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx,
+        ctx: Any,
         u: torch.Tensor,
         delta: torch.Tensor,
         A: torch.Tensor,
@@ -167,7 +168,7 @@ class _StepwiseScan(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """grad_y: [b, d, L] -> gradients of u, delta, A, B, C (shapes of the inputs)."""
         u, delta, A, B, C, checkpoints = ctx.saved_tensors
         grad_y = _to_time_major(grad_y)
