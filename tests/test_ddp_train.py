@@ -1,9 +1,14 @@
 """Two-process DDP (torchrun, gloo on CPU): training, a worker killed mid-epoch and restarted by
-torchrun, and sharded inference. Each torchrun launch costs a few seconds, so launches are few."""
+torchrun, and sharded inference. Each torchrun launch costs a few seconds, so launches are few.
+
+Workers are killed through the trainer's fault points (``trainers.train.faults``): a
+``sitecustomize.py`` on ``PYTHONPATH`` registers the callback in every process torchrun starts.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +22,7 @@ from osgnet_bench.metrics import evaluate
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.tracks import get_track
 from osgnet_bench.workflows.demo import prepare_demo
-from trainers.train.loop import FAULT_AT_ENV, FAULT_RANK_ENV
-from trainers.train.state import load_training_state
+from trainers.train.checkpoints import load_training_state
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +46,31 @@ def uninterrupted(config, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("whole")
     ok(["train", "--config", str(config), "--out", str(run), *COMMON])
     return run
+
+
+CRASH_HOOK = """
+import os
+
+from trainers.train import faults
+
+
+def _crash(name, details):
+    if (name == "before_step" and details["iteration"] == {iteration} and details["rank"] == {rank}
+            and os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"):
+        {action}
+
+
+faults.register(_crash)
+"""
+
+
+def install_crash(tmp_path: Path, monkeypatch, iteration: int, rank: int, action: str = "os._exit(75)") -> None:
+    """Every Python process started from now on runs ``action`` on ``rank`` just before optimiser
+    step ``iteration + 1`` of the first attempt."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(CRASH_HOOK.format(iteration=iteration, rank=rank, action=action))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
 
 
 def events(run: Path) -> list[dict]:
@@ -74,8 +103,7 @@ def test_killed_worker_is_restarted_and_the_run_ends_where_an_uninterrupted_one_
         config, uninterrupted, tmp_path, monkeypatch):
     whole = load_training_state(uninterrupted / "checkpoints" / "last.pt")
     crash_at = whole["iteration"] - 2  # mid-epoch, after the --save-every checkpoint at iteration 3
-    monkeypatch.setenv(FAULT_AT_ENV, str(crash_at))
-    monkeypatch.setenv(FAULT_RANK_ENV, "1")
+    install_crash(tmp_path, monkeypatch, crash_at, rank=1)
     run = tmp_path / "crashed"
     ok(["train", "--config", str(config), "--out", str(run), *COMMON, "--max-restarts", "1"])
     resumed = [e for e in events(run) if e["event"] == "resume"]
@@ -89,6 +117,9 @@ def test_killed_worker_is_restarted_and_the_run_ends_where_an_uninterrupted_one_
 
 
 def test_a_crash_without_restarts_is_a_clear_error(config, tmp_path, monkeypatch):
-    monkeypatch.setenv(FAULT_AT_ENV, "1")
-    result = CliRunner().invoke(cli, ["train", "--config", str(config), "--out", str(tmp_path / "r"), *COMMON])
-    assert result.exit_code != 0 and "the workers failed" in str(result.exception)
+    install_crash(tmp_path, monkeypatch, 1, rank=0)
+    run = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["train", "--config", str(config), "--out", str(run), *COMMON])
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert "a worker process failed" in message and str(run / "workers.log") in message
