@@ -3,8 +3,9 @@
 The dataclass is the schema. Field names are the keys, type hints the types, defaults the
 defaults (a field without one is required), :func:`setting` metadata the allowed range, and an
 optional ``validate(self)`` method the checks that involve several fields (it raises
-:class:`ConfigValueError`). Keys a section accepts but never reads (the reference format has many) are
-listed in the class attribute ``UNUSED_KEYS``; any other key is an error that lists the valid ones.
+:class:`ConfigValueError`). Keys a section accepts but never reads (the reference format has many)
+are listed in the class attribute ``UNUSED_KEYS``: any value is accepted there, except integers
+beyond 64 bits. Any other key is an error that lists the valid ones.
 
 One set of coercion rules for every section:
 
@@ -163,6 +164,8 @@ def _read_dataclass(cls: type, value: Any, source: str, path: str) -> Any:
             where = f"in {path}" if path else "at the top level"
             raise config_error(source, child_path(path, str(key)),
                                f"unknown key; valid keys {where}: {', '.join(valid_keys(cls))}.")
+        if key in unused:
+            _check_unused(value[key], source, child_path(path, str(key)))
     values = {}
     for name, spec_field in spec.items():
         if name not in value:
@@ -179,6 +182,19 @@ def _read_dataclass(cls: type, value: Any, source: str, path: str) -> Any:
         except ConfigValueError as exc:
             raise config_error(source, child_path(path, exc.key), exc.message) from None
     return instance
+
+
+def _check_unused(value: Any, source: str, path: str) -> None:
+    """An unused key may hold anything YAML can write, except an integer beyond 64 bits (no config
+    holds one, and the resolved config could not be written back)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_unused(item, source, child_path(path, str(key)))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_unused(item, source, child_path(path, index))
+    elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise config_error(source, path, f"must be a 64-bit integer, got {describe(value)}.")
 
 
 def _read_value(kind: Any, value: Any, source: str, path: str, rule: Setting) -> Any:

@@ -268,6 +268,15 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path):
     assert (config.loader.batch_size, config.loader.num_workers) == (2, 1)
 
 
+def test_huge_integers_in_unused_keys_are_refused_too(tmp_path):
+    path = tmp_path / "big.yaml"
+    document = _document()
+    document["model"]["generator"] = {"generator_type": "point", "levels": [1, 2**80]}
+    _write(path, document)
+    with pytest.raises(UserError, match=r"big.yaml: model.generator.levels\[1\]: must be a 64-bit integer"):
+        load_run_config(path)
+
+
 def test_set_values_go_through_the_same_yaml_rules():
     with pytest.raises(UserError, match=r"--set 'opt=\{a: 1, a: 2\}': the value is not valid YAML \(duplicate key `a`"):
         parse_run_config(_document(), "doc.yaml", ["opt={a: 1, a: 2}"])
