@@ -5,7 +5,7 @@ submission. Without a config it runs the built-in demo (``osgnet_bench.workflows
 A run directory that already holds a run is reused, resumed or refused as
 ``osgnet_bench.workflows.existing_run`` says, before any file is written.
 
-Files in the run directory, besides the training run's (``trainers.train.loop``)::
+Files in the run directory, besides the training run's (``trainers.train.run_dir``)::
 
     predictions_{split}.jsonl   metrics_{split}.json   submission_{split}.json (test, EvalAI tracks)
 """
@@ -31,10 +31,11 @@ from osgnet_bench.workflows.existing_run import Training, plan_training
 from submissions.validate import ValidationReport, validate_submission
 from submissions.writer import RankedWindows, build_submission, write_submission
 from trainers.config import RunConfig, load_run_config
-from trainers.train.evaluation import ground_truth_path
-from trainers.train.launch import LaunchOptions
-from trainers.train.loop import BEST, LAST, checkpoint_path
-from trainers.train.session import infer_session, train_session
+from trainers.distributed import LaunchOptions
+from trainers.infer import infer_session
+from trainers.train.checkpoints import BEST, LAST, checkpoint_path
+from trainers.train.launch import train_session
+from trainers.train.validation import ground_truth_path
 
 RUN_TRACKS = ("nlq", "goalstep", "tacos")
 
@@ -79,9 +80,9 @@ def run_job(request: RunRequest, options: LaunchOptions, progress: bool = True,
     track = get_track(request.track_name)
     jsonl = request.jsonl
     if request.config_path is None:
-        out = request.out if request.out is not None else Path("runs") / f"demo-{track.name}"
+        out = request.out if request.out is not None else Path("runs") / f"demo-{request.track_name}"
         check_run_dir(out)
-        config_path: str | Path = prepare_demo(out, track.name)
+        config_path: str | Path = prepare_demo(out, request.track_name)
         if request.split == "test" and jsonl is None:
             jsonl = str(demo_test_jsonl(out))
     else:
