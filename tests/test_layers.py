@@ -20,7 +20,7 @@ import ast
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,8 +165,9 @@ def test_no_import_goes_up_a_layer():
         if high < low:
             offenders.append(f"{edge.describe()}   (layer {low} {low_what} -> layer {high} {high_what})")
     if offenders:
-        pytest.fail(report(f"imports from a lower layer into a higher one ({len(offenders)})", offenders),
-                    pytrace=False)
+        pytest.fail(
+            report(f"imports from a lower layer into a higher one ({len(offenders)})", offenders), pytrace=False
+        )
 
 
 def test_no_forbidden_sideways_import():
@@ -181,8 +182,11 @@ def test_no_forbidden_sideways_import():
 
 
 def test_core_never_imports_torch():
-    offenders = [edge.describe() for edge in EXTERNAL
-                 if layer_of(edge.importer)[0] == CORE_LAYER and edge.imported.split(".")[0] in TORCH_PACKAGES]
+    offenders = [
+        edge.describe()
+        for edge in EXTERNAL
+        if layer_of(edge.importer)[0] == CORE_LAYER and edge.imported.split(".")[0] in TORCH_PACKAGES
+    ]
     if offenders:
         pytest.fail(report(f"torch imported by the osgnet_bench core ({len(offenders)})", offenders), pytrace=False)
 
@@ -193,13 +197,42 @@ def package_of(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-def cycles(edges: list[tuple[str, str, Import]]) -> list[list[Import]]:
-    """For each strongly connected group of more than one node, the imports inside it (Tarjan)."""
+@dataclass(frozen=True)
+class Cycle:
+    """A shortest import loop inside one strongly connected group of ``group_size`` nodes: one
+    list of imports per hop (``hops[i]`` imports ``nodes[i]`` -> ``nodes[i + 1]``, wrapping round)."""
+
+    nodes: tuple[str, ...]
+    hops: tuple[tuple[Import, ...], ...]
+    group_size: int
+
+
+def cycles(edges: list[tuple[str, str, Import]]) -> list[Cycle]:
+    """One shortest cycle per strongly connected group of more than one node (Tarjan, then a
+    breadth-first search inside the group). Break it and run again to see the next one."""
     graph: dict[str, set[str]] = {}
     for source, target, _ in edges:
         if source != target:
             graph.setdefault(source, set()).add(target)
             graph.setdefault(target, set())
+    found = []
+    for group in strongly_connected(graph):
+        nodes = min((shortest_loop(graph, start, group) for start in sorted(group)), key=len)
+        hops = tuple(
+            tuple(
+                sorted(
+                    {edge for source, target, edge in edges if (source, target) == (a, b)},
+                    key=lambda edge: (edge.path, edge.line),
+                )
+            )
+            for a, b in zip(nodes, nodes[1:] + nodes[:1], strict=True)
+        )
+        found.append(Cycle(nodes, hops, len(group)))
+    return found
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected groups of more than one node (Tarjan's algorithm)."""
     index: dict[str, int] = {}
     lowlink: dict[str, int] = {}
     stack: list[str] = []
@@ -235,33 +268,52 @@ def cycles(edges: list[tuple[str, str, Import]]) -> list[list[Import]]:
                 visit(node)
     finally:
         sys.setrecursionlimit(limit)
-    return [sorted({edge for source, target, edge in edges if source in group and target in group and source != target},
-                   key=lambda edge: (edge.path, edge.line))
-            for group in groups]
+    return groups
 
 
-def describe_cycles(found: list[list[Import]], unit: Callable[[str], str]) -> list[str]:
-    """One header line per cycle (its members, as ``unit`` names them), then its imports."""
+def shortest_loop(graph: dict[str, set[str]], start: str, group: set[str]) -> tuple[str, ...]:
+    """The nodes of a shortest path ``start`` -> ... -> ``start`` inside ``group``."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for succ in sorted(graph[node] & group):
+                if succ == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return tuple(reversed(path))
+                if succ not in parents:
+                    parents[succ] = node
+                    following.append(succ)
+        frontier = following
+    raise AssertionError(f"{start} is on no loop inside its strongly connected group")
+
+
+def describe_cycles(found: list[Cycle]) -> list[str]:
+    """Per cycle: its loop, then the imports that make each hop."""
     lines = []
-    for number, edges in enumerate(found, 1):
-        members = sorted({unit(name) for edge in edges for name in (edge.importer, edge.imported)})
-        lines.append(f"cycle {number} through {', '.join(members)}:")
-        lines.extend(f"    {edge.describe()}" for edge in edges)
+    for number, cycle in enumerate(found, 1):
+        loop = " -> ".join((*cycle.nodes, cycle.nodes[0]))
+        lines.append(
+            f"cycle {number}: {loop}   (a shortest loop in a group of {cycle.group_size} that all import "
+            "each other, directly or not)"
+        )
+        lines.extend(f"    {edge.describe()}" for hop in cycle.hops for edge in hop)
     return lines
 
 
 def test_no_import_cycle_between_modules():
     found = cycles([(edge.importer, edge.imported, edge) for edge in INTERNAL])
     if found:
-        pytest.fail(report(f"import cycles between modules ({len(found)})", describe_cycles(found, str)),
-                    pytrace=False)
+        pytest.fail(report(f"import cycles between modules ({len(found)})", describe_cycles(found)), pytrace=False)
 
 
 def test_no_import_cycle_between_packages():
     found = cycles([(package_of(edge.importer), package_of(edge.imported), edge) for edge in INTERNAL])
     if found:
-        pytest.fail(report(f"import cycles between packages ({len(found)})", describe_cycles(found, package_of)),
-                    pytrace=False)
+        pytest.fail(report(f"import cycles between packages ({len(found)})", describe_cycles(found)), pytrace=False)
 
 
 # Imports every module named on stdin in its own forked child of an interpreter that has loaded only
@@ -289,21 +341,32 @@ print(" ".join(failed))
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_every_module_imports_alone():
     names = [name for name in MODULES if not name.endswith("__main__")]
-    result = subprocess.run([sys.executable, "-c", ISOLATED_IMPORTS], input="\n".join(names), cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=600, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", ISOLATED_IMPORTS],
+        input="\n".join(names),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     failed = result.stdout.split()
     if failed:
-        pytest.fail(report(f"modules that fail to import on their own ({len(failed)})", result.stderr.splitlines()),
-                    pytrace=False)
+        pytest.fail(
+            report(f"modules that fail to import on their own ({len(failed)})", result.stderr.splitlines()),
+            pytrace=False,
+        )
 
 
 def test_core_imports_without_torch():
     core = [name for name in MODULES if layer_of(name)[0] == CORE_LAYER]
-    code = ("import importlib, sys\n"
-            f"for name in {core!r}:\n"
-            "    importlib.import_module(name)\n"
-            "    if 'torch' in sys.modules:\n"
-            "        sys.exit(f'importing {name} imported torch')\n")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {core!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    if 'torch' in sys.modules:\n"
+        "        sys.exit(f'importing {name} imported torch')\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         pytest.fail(result.stderr[-3000:], pytrace=False)

@@ -24,10 +24,15 @@ TACOS_SCRATCH = ("tacos/c3d_glove_scratch.yaml", "tacos/tacos_c3d_glove_weight1_
 TACOS_FINETUNE = ("tacos/internvideo_finetune.yaml", "tacos/tacos_baseline_1e-4.yaml")
 
 # reference model.md section 7, measured on the reference implementation
-SHARED_COMPONENTS = {"obj_encoder": 13_174_784, "multiscale_encoder": 18_973_696,
-                     "nlq_cls_head": 1_576_449, "nlq_reg_head": 1_577_993,
-                     "shot_aggregator": 5_526_528, "txt_aggregator": 5_526_528,
-                     "similarity_head": 4_204_544}
+SHARED_COMPONENTS = {
+    "obj_encoder": 13_174_784,
+    "multiscale_encoder": 18_973_696,
+    "nlq_cls_head": 1_576_449,
+    "nlq_reg_head": 1_577_993,
+    "shot_aggregator": 5_526_528,
+    "txt_aggregator": 5_526_528,
+    "similarity_head": 4_204_544,
+}
 CLIP_COMPONENTS = {"text_encoder": 13_170_688, "video_encoder": 57_829_376, **SHARED_COMPONENTS}
 GLOVE_C3D_COMPONENTS = {"text_encoder": 12_889_576, "video_encoder": 60_581_888, **SHARED_COMPONENTS}
 
@@ -41,12 +46,16 @@ def config_path(source: str, names: tuple[str, str]) -> Path:
 
 
 @pytest.mark.parametrize("source", ["ours", "reference"])
-@pytest.mark.parametrize(("config", "total", "components"), [
-    (NLQ, 121_560_586, CLIP_COMPONENTS),
-    (GOALSTEP, 121_560_586, CLIP_COMPONENTS),
-    (TACOS_FINETUNE, 121_560_586, CLIP_COMPONENTS),
-    (TACOS_SCRATCH, 124_031_986, GLOVE_C3D_COMPONENTS),
-], ids=["nlq_v2", "goalstep", "tacos_finetune", "tacos_scratch"])
+@pytest.mark.parametrize(
+    ("config", "total", "components"),
+    [
+        (NLQ, 121_560_586, CLIP_COMPONENTS),
+        (GOALSTEP, 121_560_586, CLIP_COMPONENTS),
+        (TACOS_FINETUNE, 121_560_586, CLIP_COMPONENTS),
+        (TACOS_SCRATCH, 124_031_986, GLOVE_C3D_COMPONENTS),
+    ],
+    ids=["nlq_v2", "goalstep", "tacos_finetune", "tacos_scratch"],
+)
 def test_counts_match_reference(source, config, total, components):
     summary = model_summary(load_model_config(config_path(source, config)), device="cpu")
     assert summary["num_parameters"] == total
@@ -55,11 +64,15 @@ def test_counts_match_reference(source, config, total, components):
 
 
 @pytest.mark.parametrize("source", ["ours", "reference"])
-@pytest.mark.parametrize(("config", "manifest"), [
-    (NLQ, "nlq_v2_state_dict_manifest.json"),
-    (GOALSTEP, "goalstep_state_dict_manifest.json"),
-    (TACOS_SCRATCH, "tacos_scratch_state_dict_manifest.json"),
-], ids=["nlq_v2", "goalstep", "tacos_scratch"])
+@pytest.mark.parametrize(
+    ("config", "manifest"),
+    [
+        (NLQ, "nlq_v2_state_dict_manifest.json"),
+        (GOALSTEP, "goalstep_state_dict_manifest.json"),
+        (TACOS_SCRATCH, "tacos_scratch_state_dict_manifest.json"),
+    ],
+    ids=["nlq_v2", "goalstep", "tacos_scratch"],
+)
 def test_manifest_maps_one_to_one(reference_fixtures, source, config, manifest):
     reference = json.loads((reference_fixtures / "manifests" / manifest).read_text())
     model = build_on_meta(load_model_config(config_path(source, config)))
