@@ -1,4 +1,5 @@
-"""Time ensembling against the per-query Python oracle, and the whole ``submit`` command.
+"""Time ensembling against the per-query Python oracle, and the whole ``submit`` command with
+orjson against the standard library's JSON parser.
 
 The script writes M synthetic prediction files of NLQ-val size (4,552 queries, 50 scored windows
 each, full float precision as inference writes them) into a temporary directory, then for each
@@ -7,10 +8,13 @@ method:
 1. ensembles the already-read predictions with the vectorised ``submissions.ensemble`` and with
    the straightforward per-query implementation ``submissions.ensemble_loop`` (joining the files
    per query in a dict), checks that all 5 windows and scores of every query are identical and
-   prints both times and the speed-up;
+   prints the best of ``--repeats`` runs of each and the speed-up;
 2. runs the whole ``osgnet-bench submit`` command (read, join, ensemble, validate, write) in a
-   child process ``--runs`` times and prints its best wall time and best CPU time, and the CPU
-   time of validating the written submission alone.
+   child process, ``--runs`` times with the shipped JSON parser (orjson) and ``--runs`` times
+   with the standard library's ``json`` in its place (the same code otherwise: the child replaces
+   the parser that ``osgnet_bench.files`` calls), alternating the two; prints the best wall and CPU
+   time of each, the CPU speed-up, whether both wrote the same bytes, and the CPU time of
+   validating the written submission alone.
 
 The load average is printed before and after: on a busy machine wall times are inflated, and
 the CPU times are the steadier figures.
@@ -31,9 +35,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 
 from osgnet_bench.predictions import Prediction, read_predictions, write_predictions
 from osgnet_bench.tracks import get_track
@@ -79,24 +86,42 @@ def vectorised(files: list[list[Prediction]], config: EnsembleConfig) -> dict:
     return dict(zip(stack.keys, triples, strict=True))
 
 
-def timed(function, *args) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = function(*args)
-    return time.perf_counter() - start, value
-
-
-def time_command(arguments: list[str], runs: int) -> tuple[float, float]:
-    """Best (wall seconds, CPU seconds) of ``runs`` runs of ``python -m osgnet_bench ARGUMENTS``,
-    each in a child process."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def best_time(repeats: int, function: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """(fastest of ``repeats`` runs in seconds, the last run's result)."""
+    best, value = float("inf"), None
+    for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "osgnet_bench", *arguments], check=True, capture_output=True)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    return min(walls), min(cpus)
+        value = function(*args)
+        best = min(best, time.perf_counter() - start)
+    return best, value
+
+
+# The child process of a timed ``submit``: the CLI as installed, or with the standard library's
+# json module in place of orjson where osgnet_bench.files parses JSON.
+CHILD = {
+    "orjson": "import sys\nfrom osgnet_bench.cli import main\nmain(sys.argv[1:])\n",
+    "json": (
+        "import json, sys, types\nimport osgnet_bench.files\n"
+        "osgnet_bench.files.orjson = types.SimpleNamespace(loads=json.loads, JSONDecodeError=json.JSONDecodeError)\n"
+        "from osgnet_bench.cli import main\nmain(sys.argv[1:])\n"
+    ),
+}
+
+
+def time_commands(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+    """Best (wall seconds, CPU seconds) of ``runs`` runs of each command, each run in a child
+    process, the commands alternating so that a change of machine load affects all alike."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            walls[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return {name: (min(walls[name]), min(cpus[name])) for name in commands}
 
 
 def load_average() -> str:
@@ -111,42 +136,53 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=50)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", type=int, default=3, help="submit runs per method; the best is shown")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each ensemble implementation")
+    parser.add_argument("--runs", type=int, default=3, help="submit runs per method and parser; the best is shown")
     args = parser.parse_args()
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    print(f"machine: {platform.machine()}, {python}, numpy {np.__version__}")
-    print(f"{args.files} files x {args.queries} queries x {args.windows} windows")
+    print(f"machine: {platform.machine()}, {python}, numpy {np.__version__}, orjson {orjson.__version__}")
+    print(f"{args.files} files x {args.queries} queries x {args.windows} windows; "
+          f"best of {args.repeats} ensemble runs and of {args.runs} submit runs each")
     print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory() as workdir:
         paths = [str(Path(workdir) / f"model{i}.jsonl") for i in range(args.files)]
         synthetic = synthetic_files(args.files, args.queries, args.windows, args.seed)
         for path, predictions in zip(paths, synthetic, strict=True):
             write_predictions(path, predictions)
-        read_s, files = timed(lambda: [read_predictions(path) for path in paths])
+        read_s, files = best_time(1, lambda: [read_predictions(path) for path in paths])
         print(f"reading the files: {read_s:.2f} s")
         print(
             f"{'method':>10} {'per-query s':>12} {'vectorised s':>13} {'speed-up':>9}  identical  "
-            f"{'submit wall s':>13} {'submit CPU s':>12} {'validate CPU s':>14}"
+            f"{'json wall s':>11} {'json CPU s':>10} {'orjson wall s':>13} {'orjson CPU s':>12} {'CPU speed-up':>12}  "
+            f"same file  {'validate CPU s':>14}"
         )
         for method in args.methods:
             config = EnsembleConfig(method=method)
-            loop_s, expected = timed(oracle, files, config)
-            vector_s = min(timed(vectorised, files, config)[0] for _ in range(3))
-            identical = vectorised(files, config) == expected
-            out = str(Path(workdir) / f"{method}.json")
+            loop_s, expected = best_time(args.repeats, oracle, files, config)
+            vector_s, got = best_time(args.repeats, vectorised, files, config)
+            identical = got == expected
             pred_options = [option for path in paths for option in ("--pred", path)]
-            wall, cpu = time_command(
-                ["submit", "--track", "nlq", "--method", method, "--out", out, *pred_options], args.runs
-            )
+            outputs = {name: str(Path(workdir) / f"{method}.{name}.json") for name in CHILD}
+            commands = {
+                name: [sys.executable, "-c", CHILD[name], "submit", "--track", "nlq", "--method", method,
+                       "--out", outputs[name], *pred_options]
+                for name in CHILD
+            }
+            times = time_commands(commands, args.runs)
+            same = Path(outputs["json"]).read_bytes() == Path(outputs["orjson"]).read_bytes()
             start = time.process_time()
-            validate_submission_file(out, get_track("nlq"))
+            validate_submission_file(outputs["orjson"], get_track("nlq"))
             validate_cpu = time.process_time() - start
+            (json_wall, json_cpu), (fast_wall, fast_cpu) = times["json"], times["orjson"]
             print(
                 f"{method:>10} {loop_s:>12.2f} {vector_s:>13.3f} {loop_s / vector_s:>8.1f}x  {str(identical):>9}  "
-                f"{wall:>13.2f} {cpu:>12.2f} {validate_cpu:>14.2f}"
+                f"{json_wall:>11.2f} {json_cpu:>10.2f} {fast_wall:>13.2f} {fast_cpu:>12.2f} "
+                f"{json_cpu / fast_cpu:>11.2f}x  {str(same):>9}  {validate_cpu:>14.2f}"
             )
             if not identical:
                 raise SystemExit(f"{method}: the vectorised ensemble differs from the per-query oracle")
+            if not same:
+                raise SystemExit(f"{method}: submit wrote different files with orjson and with json")
     print(f"load average after: {load_average()}")
 
 

@@ -19,12 +19,17 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import NoReturn
 
 import numpy as np
 
 from osgnet_bench.annotations.records import QueryKey, join_query_id, split_query_id
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import atomic_writer, read_text
+from osgnet_bench.files import JsonSyntaxError, atomic_writer, describe_json, line_error, parse_json, read_bytes
+
+# Keys of an EvalAI submission's top level besides 'results': a JSON object with one of them is a
+# submission (and needs 'results'), not a one-line predictions file.
+SUBMISSION_HEADER = frozenset({"version", "challenge"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,14 +61,16 @@ class Prediction:
 
 def read_predictions(path: str | os.PathLike) -> list[Prediction]:
     """All predictions of a predictions jsonl file or an EvalAI submission JSON, in file order."""
-    text = read_text(path)
-    if not text.strip():
+    data = read_bytes(path)
+    lines = data.splitlines()
+    content = [number for number, line in enumerate(lines) if line and not line.isspace()][:2]
+    if not content:
         raise UserError(f"{path}: contains no predictions (the file is empty).")
-    whole = _parse_whole(text, str(path))
-    if isinstance(whole, dict) and "results" in whole:
+    whole = None if _is_json_lines(lines, content) else _parse_whole(data, str(path))
+    if isinstance(whole, dict) and ("results" in whole or SUBMISSION_HEADER & whole.keys()):
         predictions = predictions_from_submission(whole, str(path))
     elif whole is None or isinstance(whole, dict):
-        predictions = _predictions_from_jsonl_text(text, str(path))
+        predictions = _predictions_from_json_lines(lines, str(path))
     else:
         raise UserError(
             f"{path}: expected one prediction object per line or an EvalAI submission JSON "
@@ -76,9 +83,15 @@ def read_predictions(path: str | os.PathLike) -> list[Prediction]:
 
 def predictions_from_submission(data: dict, source: str) -> list[Prediction]:
     """Predictions of a parsed EvalAI submission; errors name ``source`` and the JSON path."""
-    results = data.get("results")
+    if "results" not in data:
+        header = ", ".join(repr(key) for key in sorted(SUBMISSION_HEADER & data.keys()))
+        raise UserError(
+            f"{source}: is an EvalAI submission (it has {header}) without 'results', the list of per-query "
+            "predictions; a submission needs it (see docs/formats.md)."
+        )
+    results = data["results"]
     if not isinstance(results, list):
-        raise UserError(f"{source}: 'results' must be a list of per-query objects.")
+        raise UserError(f"{source}: 'results' must be a list of per-query objects, got {describe_json(results)}.")
     predictions = []
     for i, entry in enumerate(results):
         where = f"{source}: results[{i}]"
@@ -90,14 +103,15 @@ def predictions_from_submission(data: dict, source: str) -> list[Prediction]:
         query_idx = entry["query_idx"]
         if isinstance(query_idx, bool) or not isinstance(query_idx, int) or query_idx < 0:
             raise UserError(
-                f"{where}.query_idx: must be a non-negative JSON integer, got {query_idx!r}."
+                f"{where}.query_idx: must be a non-negative JSON integer, got {describe_json(query_idx)}."
             )
+        windows, _ = _windows_and_scores(entry["predicted_times"], None, where, ".predicted_times", "")
         predictions.append(
             Prediction(
-                video_id=_string(entry["clip_uid"], f"{where}.clip_uid"),
-                annotation_uid=_string(entry["annotation_uid"], f"{where}.annotation_uid"),
+                video_id=_string(entry["clip_uid"], where, ".clip_uid"),
+                annotation_uid=_string(entry["annotation_uid"], where, ".annotation_uid"),
                 query_idx=query_idx,
-                windows=windows_array(entry["predicted_times"], f"{where}.predicted_times"),
+                windows=windows,
                 where=where,
             )
         )
@@ -108,47 +122,16 @@ def prediction_from_row(row: object, where: str) -> Prediction:
     """One parsed predictions-jsonl object -> ``Prediction``; ``where`` names file and line."""
     if not isinstance(row, dict):
         raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}.")
-    for key in ("query_id", "video_id", "windows"):
-        if key not in row:
-            raise UserError(f"{where}: missing key {key!r}.")
     try:
-        annotation_uid, query_idx = split_query_id(_string(row["query_id"], f"{where}: 'query_id'"))
+        query_id, video_id, windows = row["query_id"], row["video_id"], row["windows"]
+    except KeyError as exc:
+        raise UserError(f"{where}: missing key {exc.args[0]!r}.") from None
+    try:
+        annotation_uid, query_idx = split_query_id(_string(query_id, where, ": 'query_id'"))
     except ValueError as exc:
         raise UserError(f"{where}: {exc}.") from None
-    windows = windows_array(row["windows"], f"{where}: 'windows'")
-    scores = None
-    if row.get("scores") is not None:
-        scores = _scores_array(row["scores"], len(windows), f"{where}: 'scores'")
-    return Prediction(
-        video_id=_string(row["video_id"], f"{where}: 'video_id'"),
-        annotation_uid=annotation_uid,
-        query_idx=query_idx,
-        windows=windows,
-        scores=scores,
-        where=where,
-    )
-
-
-def windows_array(value: object, where: str) -> np.ndarray:
-    """A JSON list of ranked windows -> float64 array [k, 2].
-
-    Each window is ``[start, end]`` or ``[start, end, extra]`` (extra ignored). The list must be
-    non-empty and every number finite.
-    """
-    if not isinstance(value, list) or not value:
-        raise UserError(f"{where}: must be a non-empty list of [start, end] windows.")
-    if not isinstance(value[0], list):
-        raise UserError(f"{where}: must be a list of [start, end] windows, not one flat pair.")
-    try:
-        array = np.asarray(value)
-    except ValueError:
-        raise UserError(f"{where}: every window must have the same length ([start, end]).") from None
-    if array.ndim != 2 or array.shape[1] < 2 or array.dtype.kind not in "iuf":
-        raise UserError(f"{where}: every window must be a list of numbers [start, end].")
-    array = array[:, :2].astype(np.float64)
-    if not np.isfinite(array).all():
-        raise UserError(f"{where}: windows must be finite numbers (found NaN or infinity).")
-    return array
+    window_array, scores = _windows_and_scores(windows, row.get("scores"), where, ": 'windows'", ": 'scores'")
+    return Prediction(_string(video_id, where, ": 'video_id'"), annotation_uid, query_idx, window_array, scores, where)
 
 
 def write_predictions(path: str | os.PathLike, predictions: Iterable[Prediction]) -> None:
@@ -165,151 +148,115 @@ def write_predictions(path: str | os.PathLike, predictions: Iterable[Prediction]
             handle.write(json.dumps(row) + "\n")
 
 
-def _predictions_from_jsonl_text(text: str, source: str) -> list[Prediction]:
-    """The fast whole-file conversion when it applies, else line by line (which names the line
-    of the first problem)."""
-    predictions = _well_formed_jsonl(text, source)
-    return predictions if predictions is not None else _predictions_line_by_line(text, source)
+def _windows_and_scores(
+    windows: object, scores: object, where: str, windows_key: str, scores_key: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """JSON ranked windows -> float64 [k, 2], and JSON scores (or ``None``) -> float64 [k] (or ``None``).
 
-
-def _well_formed_jsonl(text: str, source: str) -> list[Prediction] | None:
-    """The predictions of a jsonl text in which every line is valid, with the window numbers and
-    scores of many lines converted by each numpy call; ``None`` as soon as a line needs a closer
-    look.
-
-    The result is exactly what :func:`prediction_from_row` gives line by line: the same keys and
-    the same float64 values, as every window has the same length (2, or 3 with a score) and every
-    number is a Python int or float (not a bool, which numpy would read as 1 or 0) of magnitude
-    < 2**63 (so finite, and an int that int64 holds, as a per-line array needs).
+    ``windows`` is a non-empty list of ``[start, end]`` or ``[start, end, extra]`` (extra ignored),
+    all of one length; ``scores`` has one number per window. Every number must be a finite JSON
+    number (an int or float: ``true`` and ``false`` are not numbers). Errors name ``where`` followed
+    by ``windows_key`` or ``scores_key``. Both lists are converted by one numpy call: this function
+    is most of the reading time of a large file, so each window is not checked to be a list on its
+    own; a window without a length fails ``len``, and the elements of any other (a string, an
+    object's keys) are not numbers.
     """
-    rows: list[tuple[str, str, int, int, bool, str]] = []
-    window_numbers, score_numbers = _NumberBlocks(), _NumberBlocks()
-    window_lengths: set[int] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(row, dict):
-            return None
-        query_id, video_id = row.get("query_id"), row.get("video_id")
-        windows, scores = row.get("windows"), row.get("scores")
-        if not (isinstance(query_id, str) and isinstance(video_id, str) and query_id and video_id):
-            return None
-        if not (isinstance(windows, list) and windows and isinstance(windows[0], list)):
-            return None
-        if scores is not None and not (isinstance(scores, list) and len(scores) == len(windows)):
-            return None
-        try:
-            annotation_uid, query_idx = split_query_id(query_id)
-            window_lengths.update(map(len, windows))
-        except (ValueError, TypeError):
-            return None
-        if not window_numbers.extend(chain.from_iterable(windows)):
-            return None
-        if scores is not None and not score_numbers.extend(scores):
-            return None
-        rows.append((video_id, annotation_uid, query_idx, len(windows), scores is not None, f"{source}: line {number}"))
-    all_windows, all_scores = window_numbers.array(), score_numbers.array()
-    if len(window_lengths) != 1 or min(window_lengths) < 2 or all_windows is None or all_scores is None:
+    if not isinstance(windows, list) or not windows:
+        raise UserError(f"{where}{windows_key}: must be a non-empty list of [start, end] windows.")
+    if not isinstance(windows[0], list):
+        raise UserError(f"{where}{windows_key}: must be a list of [start, end] windows, not one flat pair.")
+    try:
+        widths = set(map(len, windows))
+    except TypeError:
+        raise UserError(f"{where}{windows_key}: every window must be a list of numbers [start, end].") from None
+    if len(widths) > 1:
+        raise UserError(f"{where}{windows_key}: every window must have the same length ([start, end]).")
+    width = widths.pop()
+    if width < 2:
+        raise UserError(f"{where}{windows_key}: every window must be a list of numbers [start, end].")
+    count = len(windows)
+    numbers = list(chain.from_iterable(windows))
+    if scores is not None:
+        if not isinstance(scores, list) or len(scores) != count:
+            raise UserError(f"{where}{scores_key}: must be a list with one number per window ({count}).")
+        numbers += scores
+    array = _finite_float64(numbers)
+    if array is None:
+        _refuse_numbers(numbers[: count * width], numbers[count * width :], where + windows_key, where + scores_key)
+    window_array = array[: count * width].reshape(count, width)
+    if width > 2:
+        window_array = np.ascontiguousarray(window_array[:, :2])
+    return window_array, None if scores is None else array[count * width :]
+
+
+def _finite_float64(values: list) -> np.ndarray | None:
+    """float64 [n] of ``values`` when every one is a finite int or float (not a bool), else ``None``."""
+    if not set(map(type, values)) <= {int, float}:
         return None
-    all_windows = np.ascontiguousarray(all_windows.reshape(-1, min(window_lengths))[:, :2])
+    array = np.array(values, dtype=np.float64)
+    return array if np.isfinite(array).all() else None
+
+
+def _refuse_numbers(window_numbers: list, score_numbers: list, windows_where: str, scores_where: str) -> NoReturn:
+    """The ``UserError`` for windows or scores that are not all finite JSON numbers (windows first)."""
+    for values, where in ((window_numbers, windows_where), (score_numbers, scores_where)):
+        kinds = set(map(type, values)) - {int, float}
+        found = ", ".join(sorted("true/false" if kind is bool else f"a {kind.__name__}" for kind in kinds))
+        if found and where == windows_where:
+            raise UserError(f"{where}: every window must be a list of numbers [start, end] (found {found}).")
+        if found:
+            raise UserError(f"{where}: must be a list of finite numbers (found {found}).")
+        if _finite_float64(values) is None:
+            what = "windows must be finite numbers" if where == windows_where else "must be a list of finite numbers"
+            raise UserError(f"{where}: {what} (found NaN, infinity or a number beyond 1e308).")
+    raise AssertionError("numbers refused together but accepted apart")
+
+
+def _is_json_lines(lines: list[bytes], content: list[int]) -> bool:
+    """Whether a file is JSON Lines, told from its first two non-blank lines (numbers ``content``):
+    there are two, and the first is a JSON object by itself."""
+    if len(content) < 2:
+        return False
+    try:
+        return isinstance(parse_json(lines[content[0]], max_depth=None), dict)
+    except JsonSyntaxError:
+        return False
+
+
+def _predictions_from_json_lines(lines: list[bytes], source: str) -> list[Prediction]:
+    """Every line of a predictions jsonl file; the first bad line is named in the error."""
     predictions = []
-    window_end = score_end = 0
-    for video_id, annotation_uid, query_idx, count, scored, where in rows:
-        window_start, window_end = window_end, window_end + count
-        score_start, score_end = score_end, score_end + (count if scored else 0)
-        predictions.append(
-            Prediction(
-                video_id=video_id,
-                annotation_uid=annotation_uid,
-                query_idx=query_idx,
-                windows=all_windows[window_start:window_end],
-                scores=all_scores[score_start:score_end] if scored else None,
-                where=where,
-            )
-        )
-    return predictions
-
-
-class _NumberBlocks:
-    """JSON numbers appended in order and converted to float64 a block at a time, so that the
-    Python floats of a block are freed (and their memory reused) while the file is still read."""
-
-    BLOCK = 4096
-
-    def __init__(self) -> None:
-        self.pending: list = []
-        self.blocks: list[np.ndarray] = []
-
-    def extend(self, numbers: Iterable) -> bool:
-        """Append ``numbers``; False when a full block is not all ints and floats below 2**63."""
-        self.pending.extend(numbers)
-        return len(self.pending) < self.BLOCK or self._convert()
-
-    def array(self) -> np.ndarray | None:
-        """float64 [n], every number appended; None when one is not an int or float below 2**63."""
-        return np.concatenate(self.blocks) if self._convert() else None
-
-    def _convert(self) -> bool:
-        if not set(map(type, self.pending)) <= {float, int}:
-            return False
-        try:
-            block = np.fromiter(self.pending, np.float64, len(self.pending))
-        except OverflowError:
-            return False
-        self.blocks.append(block)
-        self.pending = []
-        return bool((np.abs(block) < 2.0**63).all())
-
-
-def _predictions_line_by_line(text: str, source: str) -> list[Prediction]:
-    predictions = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line in enumerate(lines, start=1):
+        if not line or line.isspace():
             continue
         where = f"{source}: line {number}"
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
+            row = parse_json(line, max_depth=None)  # prediction_from_row checks every level it reads
+        except JsonSyntaxError as exc:
             raise UserError(
-                f"{where} is not valid JSON (column {exc.colno}: {exc.msg}); expected one "
-                "prediction object per line or an EvalAI submission JSON."
+                f"{where} is not valid JSON ({line_error(exc)}); expected one prediction object per line or an "
+                "EvalAI submission JSON."
             ) from None
         predictions.append(prediction_from_row(row, where))
     return predictions
 
 
-def _parse_whole(text: str, source: str) -> object:
-    """The whole text as one JSON value, or ``None`` when it holds several (JSON Lines).
+def _parse_whole(data: bytes, source: str) -> object:
+    """The whole file as one JSON value, or ``None`` when it holds several (JSON Lines).
 
     A syntax error that is not "several values" is reported with its line and column.
     """
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
+        return parse_json(data)
+    except JsonSyntaxError as exc:
+        if exc.several_values:
             return None
         raise UserError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
-            "expected one prediction object per line or an EvalAI submission JSON."
+            f"{source}: {exc.located()}; expected one prediction object per line or an EvalAI submission JSON."
         ) from None
 
 
-def _scores_array(value: object, num_windows: int, where: str) -> np.ndarray:
-    if not isinstance(value, list) or len(value) != num_windows:
-        raise UserError(f"{where}: must be a list with one number per window ({num_windows}).")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
-        raise UserError(f"{where}: must be a list of finite numbers.")
-    array = np.asarray(value, dtype=np.float64)
-    if not np.isfinite(array).all():
-        raise UserError(f"{where}: must be a list of finite numbers.")
-    return array
-
-
-def _string(value: object, where: str) -> str:
+def _string(value: object, where: str, key: str) -> str:
     if not isinstance(value, str) or not value:
-        raise UserError(f"{where}: must be a non-empty string, got {value!r}.")
+        raise UserError(f"{where}{key}: must be a non-empty string, got {describe_json(value)}.")
     return value

@@ -1,11 +1,7 @@
-"""The fast paths of ``submit`` give exactly what the thorough paths give.
-
-* Validation: the plain-Python structural check (``follows_schema``) accepts exactly the files the
-  jsonschema validator accepts, on the hand-made invalid corpus of tests/test_validate.py and on
-  random valid submissions and random edits of them.
-* Reading predictions: the whole-file conversion gives the same predictions, or the same error, as
-  the line-by-line reader, on random jsonl files with odd values mixed in.
-"""
+"""The fast validation path of ``submit`` gives exactly what the thorough path gives: the
+plain-Python structural check (``follows_schema``) accepts exactly the files the jsonschema
+validator accepts, on the hand-made invalid corpus of tests/test_validate.py and on random valid
+submissions and random edits of them."""
 
 from __future__ import annotations
 
@@ -14,20 +10,11 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_validate import INVALID, VALID_NLQ
 
-from osgnet_bench.errors import UserError
-from osgnet_bench.predictions import (
-    Prediction,
-    _predictions_from_jsonl_text,
-    _predictions_line_by_line,
-    _well_formed_jsonl,
-    write_predictions,
-)
 from osgnet_bench.tracks import get_track
 from submissions.schema_check import (
     HEADER_KEYS,
@@ -201,113 +188,3 @@ def test_random_edits_get_the_same_answer_from_both_checks(draw, data):
 def test_every_odd_value_anywhere_gets_the_same_answer(path, value):
     changed = edited(VALID_NLQ, path, "replace", value)
     assert follows_schema(changed) == jsonschema_accepts(changed)
-
-
-# ---------------------------------------------------------------- reading predictions
-
-
-def outcome(read, text: str) -> object:
-    """What a reader gives for ``text``: its error, or every field of every prediction."""
-    try:
-        predictions = read(text, "model.jsonl")
-    except UserError as exc:
-        return (type(exc).__name__, str(exc))
-    return [
-        (
-            p.key,
-            p.where,
-            p.windows.dtype,
-            p.windows.shape,
-            p.windows.tolist(),
-            None if p.scores is None else (p.scores.dtype, p.scores.tolist()),
-        )
-        for p in predictions
-    ]
-
-
-finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
-odd_numbers = st.one_of(
-    st.booleans(),
-    st.integers(min_value=-(2**66), max_value=2**66),
-    st.sampled_from([2**63 - 1, 2**63, -(2**63), float("nan"), float("inf"), "1.5", None, [1.0]]),
-)
-
-
-@st.composite
-def jsonl_rows(draw) -> str:
-    """One line of a predictions file: mostly well formed, sometimes with one odd part."""
-    count = draw(st.integers(min_value=1, max_value=4))
-    width = draw(st.sampled_from([2, 2, 2, 3]))
-    numbers = st.one_of(finite, st.integers(min_value=-1000, max_value=1000))
-    windows = [draw(st.lists(numbers, min_size=width, max_size=width)) for _ in range(count)]
-    row = {
-        "query_id": f"{draw(st.sampled_from(['ann', 'a_b', 'true']))}_{draw(st.integers(0, 3))}",
-        "video_id": draw(st.sampled_from(["clip", "clip-2"])),
-        "windows": windows,
-    }
-    scores = draw(st.sampled_from(["list", "list", "none", "absent"]))
-    if scores == "list":
-        row["scores"] = draw(st.lists(numbers, min_size=count, max_size=count))
-    elif scores == "none":
-        row["scores"] = None
-    twist = draw(st.sampled_from(["none"] * 6 + ["window number", "score", "window", "booleans", "key", "row", "line"]))
-    if twist == "booleans":  # a line of booleans only is an error; numbers elsewhere must not hide it
-        row["windows"], row["scores"] = [[True, False]] * count, [False] * count
-    elif twist == "window number":
-        windows[draw(st.integers(0, count - 1))][draw(st.integers(0, width - 1))] = draw(odd_numbers)
-    elif twist == "score" and "scores" in row and row["scores"] is not None:
-        row["scores"][draw(st.integers(0, count - 1))] = draw(odd_numbers)
-    elif twist == "window":
-        windows[draw(st.integers(0, count - 1))] = draw(st.sampled_from([[1.0], [1, 2, 3, 4], 5.0, "1,2", None, []]))
-    elif twist == "key":
-        key = draw(st.sampled_from(["query_id", "video_id", "windows", "scores"]))
-        row[key] = draw(st.sampled_from(["", "noindex", 7, None, [], [[1.0, 2.0]] * 9]))
-    elif twist == "row":
-        return draw(st.sampled_from(["[]", "3", '"row"', "", "   ", '{"query_id": "a_1"}']))
-    elif twist == "line":
-        return draw(st.sampled_from(["{", '{"query_id": NaN}', "{} {}", '{"a": 1,}']))
-    return json.dumps(row)
-
-
-@given(st.lists(jsonl_rows(), min_size=1, max_size=8))
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_whole_file_reader_gives_what_the_line_reader_gives(lines):
-    text = "\n".join(lines)
-    assert outcome(_predictions_from_jsonl_text, text) == outcome(_predictions_line_by_line, text)
-
-
-def test_a_written_file_takes_the_whole_file_path(tmp_path):
-    rng = np.random.default_rng(0)
-    written = [
-        Prediction(f"clip-{q}", f"ann-{q}", q % 3, rng.uniform(0, 100, (k, 2)), rng.uniform(0, 1, k) if q % 4 else None)
-        for q, k in enumerate([1, 5, 50, 7, 2, 3])
-    ]
-    write_predictions(tmp_path / "pred.jsonl", written)
-    text = (tmp_path / "pred.jsonl").read_text(encoding="utf-8")
-    fast = _well_formed_jsonl(text, "model.jsonl")
-    assert fast is not None
-    assert outcome(lambda t, s: fast, text) == outcome(_predictions_line_by_line, text)
-    for read, original in zip(fast, written, strict=True):
-        assert read.windows.flags.c_contiguous
-        assert np.array_equal(read.windows, original.windows)
-        assert (read.scores is None) == (original.scores is None)
-        if original.scores is not None:
-            assert np.array_equal(read.scores, original.scores)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '{"query_id": "a_1", "video_id": "c", "windows": [[true, 2.0]]}',
-        '{"query_id": "a_1", "video_id": "c", "windows": [[1.5, 2.0]]}\n'
-        '{"query_id": "a_2", "video_id": "c", "windows": [[true, false]]}',
-        '{"query_id": "a_1", "video_id": "c", "windows": [[1, 9223372036854775808]]}',
-        '{"query_id": "a_1", "video_id": "c", "windows": [[1.5, 2.0]], "scores": [1e400]}',
-        '{"query_id": "a_1", "video_id": "c", "windows": [[1.5, 2.0], [1.0, 2.0, 3.0]]}',
-        '{"query_id": "a_1", "video_id": "c", "windows": [[1.5, 2.0]]}\n{"query_id": "a_2"',
-    ],
-    ids=["boolean", "line of booleans", "int beyond int64", "infinite score", "ragged windows", "bad second line"],
-)
-def test_odd_files_leave_the_whole_file_path(text):
-    assert _well_formed_jsonl(text, "model.jsonl") is None
-    assert outcome(_predictions_from_jsonl_text, text) == outcome(_predictions_line_by_line, text)
