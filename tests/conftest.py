@@ -42,9 +42,9 @@ def shared_path(relative: str) -> Path:
     """
     path = shared_dir() / relative
     if not path.exists():
-        message = f"{path} is missing (set OSGNET_BENCH_SHARED to the folder that holds {relative})"
+        message = f"{path} is missing; set OSGNET_BENCH_SHARED (now {shared_dir()}) to the folder that has {relative}"
         if running_in_ci():
-            pytest.fail(f"CI=true and a file this test needs is absent: {message}", pytrace=False)
+            pytest.fail(f"CI=true, so this test fails instead of skipping: {message}", pytrace=False)
         pytest.skip(message)
     return path
 
