@@ -30,8 +30,10 @@ def refuse_output_among_inputs(out: PathLike, inputs: Mapping[str, PathLike | No
     entries skipped), before anything is written; the message names both."""
     for label, path in inputs.items():
         if path is not None and same_file(out, path):
-            raise UserError(f"{option} {out} is the same file as {label} {path}; writing there would destroy an "
-                            f"input. Choose another {option}.")
+            raise UserError(
+                f"{option} {out} is the same file as {label} {path}; writing there would destroy an "
+                f"input. Choose another {option}."
+            )
 
 
 def say_on_stderr(line: str) -> None:

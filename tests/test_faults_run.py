@@ -36,14 +36,28 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def run_args(run_dir: Path, *extra: str, config: Path | None = None) -> list[str]:
     config = config if config is not None else run_dir / CONFIG_NAME
-    return ["run", "--track", "nlq", "--config", str(config), "--out", str(run_dir), *ONE_EPOCH, "--format", "json",
-            *extra]
+    return [
+        "run",
+        "--track",
+        "nlq",
+        "--config",
+        str(config),
+        "--out",
+        str(run_dir),
+        *ONE_EPOCH,
+        "--format",
+        "json",
+        *extra,
+    ]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (relative path -> bytes), feature stores' lock files aside."""
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*"))
-            if path.is_file() and path.name != "lock.mdb"}
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "lock.mdb"
+    }
 
 
 def assert_clean_refusal(code: int, err: str, *named: str) -> None:
@@ -76,8 +90,11 @@ def copy_run(run_dir: Path, target: Path) -> Path:
 
 def test_repeated_run_with_the_same_config_is_reused_without_training(finished_run, capsys):
     before = snapshot(finished_run)
-    stamps = {path: path.stat().st_mtime_ns for path in finished_run.rglob("*") if path.is_file()
-              and path.suffix != ".mdb" and not path.name.startswith(("predictions_", "metrics_"))}
+    stamps = {
+        path: path.stat().st_mtime_ns
+        for path in finished_run.rglob("*")
+        if path.is_file() and path.suffix != ".mdb" and not path.name.startswith(("predictions_", "metrics_"))
+    }
     code, out, err = cli(capsys, *run_args(finished_run))
     assert code == 0, err
     assert json.loads(out)["training"] == "reused"
@@ -114,8 +131,7 @@ def test_resume_auto_continues_under_a_changed_config_only_with_more_epochs(fini
     run_dir = copy_run(finished_run, tmp_path / "run")
     config = finished_run / CONFIG_NAME
     before = snapshot(run_dir)
-    code, _, err = cli(capsys, *run_args(run_dir, "--set", "opt.learning_rate=3e-3", "--resume", "auto",
-                                         config=config))
+    code, _, err = cli(capsys, *run_args(run_dir, "--set", "opt.learning_rate=3e-3", "--resume", "auto", config=config))
     assert_clean_refusal(code, err, "opt.epochs", "nothing to continue")
     assert snapshot(run_dir) == before
     code, out, err = cli(capsys, *run_args(run_dir, "--set", "opt.epochs=2", "--resume", "auto", config=config))
@@ -158,8 +174,16 @@ def infer_inputs(finished_run, tmp_path) -> dict[str, Path]:
 
 
 def infer_args(inputs: dict[str, Path], out: str | Path, *extra: str) -> list[str]:
-    return ["infer", "--config", str(inputs["config"]), "--checkpoint", str(inputs["checkpoint"]), "--out", str(out),
-            *extra]
+    return [
+        "infer",
+        "--config",
+        str(inputs["config"]),
+        "--checkpoint",
+        str(inputs["checkpoint"]),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("spelling", ["same", "symlink", "dot"])
@@ -212,8 +236,9 @@ def test_convert_checkpoint_onto_its_input_is_refused(finished_run, tmp_path, mo
     before = official.read_bytes()
     monkeypatch.chdir(tmp_path)
     out = str(official) if spelling == "same" else f"./{official.name}"
-    code, _, err = cli(capsys, "convert-checkpoint", str(official), "--config", str(finished_run / "config.yaml"),
-                       "--out", out)
+    code, _, err = cli(
+        capsys, "convert-checkpoint", str(official), "--config", str(finished_run / "config.yaml"), "--out", out
+    )
     assert_clean_refusal(code, err, "the input checkpoint")
     assert official.read_bytes() == before
 
@@ -221,8 +246,15 @@ def test_convert_checkpoint_onto_its_input_is_refused(finished_run, tmp_path, mo
 def test_convert_checkpoint_over_another_file_says_so(finished_run, tmp_path, capsys):
     out = tmp_path / "converted.pt"
     out.write_bytes(b"old")
-    code, out_text, err = cli(capsys, "convert-checkpoint", str(finished_run / "checkpoints" / "best_official.pth.tar"),
-                              "--config", str(finished_run / "config.yaml"), "--out", str(out))
+    code, out_text, err = cli(
+        capsys,
+        "convert-checkpoint",
+        str(finished_run / "checkpoints" / "best_official.pth.tar"),
+        "--config",
+        str(finished_run / "config.yaml"),
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     assert f"overwriting {out}" in err
     assert out.read_bytes() != b"old"

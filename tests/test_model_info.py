@@ -17,7 +17,6 @@ from osgnet_bench.cli import main
 from trainers.model.selective_scan import scan_backend_name
 
 REPO = Path(__file__).resolve().parents[1]
-MANIFESTS = Path(__file__).resolve().parent / "data" / "manifests"
 NLQ_V2 = "nlq_v2_state_dict_manifest.json"
 
 # the TACoS finetune model is the NLQ v2 architecture (no manifest of its own)
@@ -37,8 +36,8 @@ def model_info(capsys, *args: str) -> str:
 
 
 @pytest.mark.parametrize(("config", "manifest", "total"), CONFIG_MANIFESTS)
-def test_totals_equal_the_reference_manifests(capsys, config, manifest, total):
-    reference = json.loads((MANIFESTS / manifest).read_text(encoding="utf-8"))
+def test_totals_equal_the_reference_manifests(reference_fixtures, capsys, config, manifest, total):
+    reference = json.loads((reference_fixtures / "manifests" / manifest).read_text(encoding="utf-8"))
     assert reference["num_parameters"] == total
     assert sum(math.prod(shape) for shape in reference["state_dict"].values()) == total
     path = str(REPO / "configs" / config)

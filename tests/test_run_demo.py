@@ -19,14 +19,30 @@ DEMO_BUDGET_S = 300
 
 def run_demo(cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "from osgnet_bench.cli import main; main()", "run", "--track", "nlq", "--format", "json"],
-        cwd=cwd, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-c",
+            "from osgnet_bench.cli import main; main()",
+            "run",
+            "--track",
+            "nlq",
+            "--format",
+            "json",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def run_files(run_dir: Path) -> dict[str, bytes]:
     """The bytes of every file of the run (the feature stores' lock files aside)."""
-    return {str(path.relative_to(run_dir)): path.read_bytes() for path in sorted(run_dir.rglob("*"))
-            if path.is_file() and path.name != "lock.mdb"}
+    return {
+        str(path.relative_to(run_dir)): path.read_bytes()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != "lock.mdb"
+    }
 
 
 def test_demo_beats_random_by_a_wide_margin_and_a_repeat_reuses_it(tmp_path):

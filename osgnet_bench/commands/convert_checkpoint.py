@@ -7,10 +7,20 @@ import click
 
 @click.command(name="convert-checkpoint")
 @click.argument("checkpoint", type=click.Path(path_type=str))
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=str),
-              help="The official YAML config the checkpoint was trained with.")
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=str),
-              help="Where to write the converted checkpoint (written atomically).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=str),
+    help="The official YAML config the checkpoint was trained with.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Where to write the converted checkpoint (written atomically).",
+)
 def command(checkpoint: str, config_path: str, out_path: str) -> None:
     """Check CHECKPOINT strictly against the model CONFIG builds (every missing, unexpected or
     mis-shaped key is listed) and write it in osgnet-bench's format. --out may not be one of the
@@ -25,5 +35,7 @@ def command(checkpoint: str, config_path: str, out_path: str) -> None:
     say_overwrite(out_path, lambda line: click.echo(line, err=True))
     summary = convert_checkpoint(checkpoint, model, out_path)
     epoch = "unknown" if summary["epoch"] is None else summary["epoch"]
-    click.echo(f"{out_path}: {summary['tensors']} tensors, {summary['parameters']:,} parameters "
-               f"from the {summary['kind']} checkpoint {checkpoint} (epoch {epoch}).")
+    click.echo(
+        f"{out_path}: {summary['tensors']} tensors, {summary['parameters']:,} parameters "
+        f"from the {summary['kind']} checkpoint {checkpoint} (epoch {epoch})."
+    )

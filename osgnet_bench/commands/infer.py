@@ -10,20 +10,47 @@ from osgnet_bench.commands.train import launch_options
 
 
 @click.command(name="infer")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="The config the checkpoint was trained with (official configs are read unchanged).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The config the checkpoint was trained with (official configs are read unchanged).",
+)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="Our checkpoint (last.pt, best.pt, exported weights) or an official {epoch, state_dict} file.")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Our checkpoint (last.pt, best.pt, exported weights) or an official {epoch, state_dict} file.",
+)
 @click.option("--split", type=click.Choice(["val", "test"]), default="val", show_default=True, help="Split to predict.")
-@click.option("--jsonl", type=click.Path(dir_okay=False), default=None,
-              help="Annotation jsonl of the split (default: dataset.val_jsonl_file; required for test).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Predictions jsonl to write (format: docs/formats.md).")
+@click.option(
+    "--jsonl",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Annotation jsonl of the split (default: dataset.val_jsonl_file; required for test).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Predictions jsonl to write (format: docs/formats.md).",
+)
 @launch_options
-def command(config_path: str, overrides: tuple[str, ...], checkpoint: str, split: str, jsonl: str | None, out: Path,
-            nproc_per_node: int, nnodes: str | None, rdzv_endpoint: str | None, rdzv_id: str,
-            max_restarts: int) -> None:
+def command(
+    config_path: str,
+    overrides: tuple[str, ...],
+    checkpoint: str,
+    split: str,
+    jsonl: str | None,
+    out: Path,
+    nproc_per_node: int,
+    nnodes: str | None,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    max_restarts: int,
+) -> None:
     """Top-k windows (seconds, with scores) for every query of the split, sharded across processes
     and gathered in annotation order. --out may not be one of the inputs; an existing file is
     written over, and that is said on stderr."""
@@ -34,8 +61,12 @@ def command(config_path: str, overrides: tuple[str, ...], checkpoint: str, split
     from trainers.infer import infer_session
 
     dataset = load_run_config(config_path, list(overrides)).dataset
-    inputs = {"--config": config_path, "--checkpoint": checkpoint, "--jsonl": jsonl,
-              **{f"dataset.{key}": getattr(dataset, key) for key in PATH_KEYS}}
+    inputs = {
+        "--config": config_path,
+        "--checkpoint": checkpoint,
+        "--jsonl": jsonl,
+        **{f"dataset.{key}": getattr(dataset, key) for key in PATH_KEYS},
+    }
     refuse_output_among_inputs(out, inputs)
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     say_overwrite(out, lambda line: click.echo(line, err=True))

@@ -8,10 +8,21 @@ import click
 
 
 @click.command(name="model-info")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=str),
-              help="Official OSGNet YAML config (read unchanged).")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Human-readable table or one JSON object.")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Official OSGNet YAML config (read unchanged).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Human-readable table or one JSON object.",
+)
 def command(config_path: str, output_format: str) -> None:
     """Print parameter counts per component and in total, input dims, FPN strides and the scan
     backend that would run on this machine."""
@@ -25,13 +36,16 @@ def command(config_path: str, output_format: str) -> None:
         click.echo(json.dumps(summary, indent=2))
         return
     rows = [(name, f"{count:,}") for name, count in summary["components"].items()]
-    rows += [("total", f"{summary['num_parameters']:,}"),
-             ("used at inference", f"{summary['inference_parameters']:,}")]
+    rows += [("total", f"{summary['num_parameters']:,}"), ("used at inference", f"{summary['inference_parameters']:,}")]
     click.echo(tabulate(rows, headers=["component", "parameters"], colalign=("left", "right")))
     inputs = summary["inputs"]
-    click.echo(f"\ninputs: video {inputs['video_dim']}, text {inputs['text_dim']}, "
-               f"objects {inputs['object_dim']}; width {summary['embed_dim']}")
-    click.echo(f"max_seq_len {summary['max_seq_len']}, inputs padded to a multiple of "
-               f"{summary['pad_multiple']}; FPN strides {summary['fpn_strides']}")
+    click.echo(
+        f"\ninputs: video {inputs['video_dim']}, text {inputs['text_dim']}, "
+        f"objects {inputs['object_dim']}; width {summary['embed_dim']}"
+    )
+    click.echo(
+        f"max_seq_len {summary['max_seq_len']}, inputs padded to a multiple of "
+        f"{summary['pad_multiple']}; FPN strides {summary['fpn_strides']}"
+    )
     click.echo(f"VTM branch: {'on (training only)' if summary['vtm'] else 'off'}")
     click.echo(f"selective scan on {summary['device']}: {summary['scan_backend']}")

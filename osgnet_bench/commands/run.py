@@ -16,27 +16,71 @@ TRACKS = ("nlq", "goalstep", "tacos")
 
 @click.command(name="run")
 @click.option("--track", type=click.Choice(TRACKS), required=True, help="Benchmark track.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="OSGNet YAML config; without it the built-in demo runs (synthetic data, small model).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="OSGNet YAML config; without it the built-in demo runs (synthetic data, small model).",
+)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Skip training and predict with these weights (ours or official).")
-@click.option("--split", type=click.Choice(["val", "test"]), default="val", show_default=True,
-              help="Evaluation split; test writes and validates the EvalAI submission.")
-@click.option("--jsonl", type=click.Path(dir_okay=False), default=None,
-              help="Annotation jsonl of the split (required for test with a config).")
-@click.option("--gt", type=click.Path(dir_okay=False), default=None,
-              help="Ground truth to score against (default: the config's validation ground truth).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run directory (default: runs/demo-<track> or runs/<config name>). A finished run there is "
-                   "reused only with the same config, an unfinished one resumed; another config is refused.")
-@click.option("--resume", type=click.Choice(["auto"]), default=None,
-              help="Continue the run in --out even under a changed config (a finished run only with more epochs).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Skip training and predict with these weights (ours or official).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["val", "test"]),
+    default="val",
+    show_default=True,
+    help="Evaluation split; test writes and validates the EvalAI submission.",
+)
+@click.option(
+    "--jsonl",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Annotation jsonl of the split (required for test with a config).",
+)
+@click.option(
+    "--gt",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Ground truth to score against (default: the config's validation ground truth).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory (default: runs/demo-<track> or runs/<config name>). A finished run there is "
+    "reused only with the same config, an unfinished one resumed; another config is refused.",
+)
+@click.option(
+    "--resume",
+    type=click.Choice(["auto"]),
+    default=None,
+    help="Continue the run in --out even under a changed config (a finished run only with more epochs).",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
 @launch_options
-def command(track: str, config_path: str | None, overrides: tuple[str, ...], checkpoint: str | None, split: str,
-            jsonl: str | None, gt: str | None, out: Path | None, resume: str | None, fmt: str, nproc_per_node: int,
-            nnodes: str | None, rdzv_endpoint: str | None, rdzv_id: str, max_restarts: int) -> None:
+def command(
+    track: str,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    checkpoint: str | None,
+    split: str,
+    jsonl: str | None,
+    gt: str | None,
+    out: Path | None,
+    resume: str | None,
+    fmt: str,
+    nproc_per_node: int,
+    nnodes: str | None,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    max_restarts: int,
+) -> None:
     """Train (skipped with --checkpoint), infer on the evaluation split, evaluate with the exact
     metrics and print them beside a random-guess baseline. A run already in --out is reused (same
     config, finished), resumed (same config, unfinished) or refused (another config); the line on
@@ -47,25 +91,35 @@ def command(track: str, config_path: str | None, overrides: tuple[str, ...], che
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)
     result = run_job(request, options, progress=fmt == "table", say=lambda line: click.echo(line, err=True))
-    if result.model is not None:
+    common = {"run_dir": str(result.run_dir), "predictions": str(result.predictions), "training": result.training.value}
+    if result.scores is not None:
+        model, random = result.scores.model, result.scores.random
         if fmt == "json":
-            click.echo(json.dumps({"model": result.model.to_json(), "random": result.random.to_json(),
-                                   "run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint),
-                                   "predictions": str(result.predictions), "training": result.training.value},
-                                  indent=2))
+            click.echo(
+                json.dumps(
+                    {
+                        "model": model.to_json(),
+                        "random": random.to_json(),
+                        "checkpoint": str(result.checkpoint),
+                        **common,
+                    },
+                    indent=2,
+                )
+            )
         else:
-            click.echo(render_results([result.model, result.random], fmt, runs=["model", "random"]))
+            click.echo(render_results([model, random], fmt, runs=["model", "random"]))
             if fmt == "table":
                 click.echo(f"ranking metric: {result.track.rank_metric_name}; run directory: {result.run_dir}")
         return
-    report = result.report
+    assert result.submission is not None
+    submission, report = result.submission.path, result.submission.report
     if fmt == "json":
-        click.echo(json.dumps({"submission": str(result.submission), "validation": report.to_dict(),
-                               "run_dir": str(result.run_dir), "predictions": str(result.predictions),
-                               "training": result.training.value}, indent=2))
+        click.echo(json.dumps({"submission": str(submission), "validation": report.to_dict(), **common}, indent=2))
     else:
         status = "valid" if report.is_valid else "INVALID"
-        click.echo(f"submission: {result.submission} ({status}: {len(report.errors)} errors, "
-                   f"{len(report.warnings)} warnings, {report.results} queries)")
+        click.echo(
+            f"submission: {submission} ({status}: {len(report.errors)} errors, "
+            f"{len(report.warnings)} warnings, {report.results} queries)"
+        )
     if not report.is_valid:
         raise click.exceptions.Exit(1)

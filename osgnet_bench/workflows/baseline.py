@@ -19,9 +19,12 @@ WINDOWS = 5
 
 def length_fractions(train_records: Sequence[QueryRecord]) -> np.ndarray:
     """GT window length / video duration of every annotated training query, in (0, 1]."""
-    fractions = [min(max(end - start, 0.0) / record.duration, 1.0)
-                 for record in train_records if record.windows and record.duration
-                 for start, end in record.windows]
+    fractions = [
+        min(max(end - start, 0.0) / record.duration, 1.0)
+        for record in train_records
+        if record.windows and record.duration
+        for start, end in record.windows
+    ]
     return np.asarray([f for f in fractions if f > 0] or [0.05])
 
 
@@ -36,6 +39,9 @@ def random_predictions(records: Sequence[QueryRecord], fractions: np.ndarray, se
         lengths = rng.choice(fractions, size=WINDOWS) * duration
         starts = rng.uniform(0.0, 1.0, size=WINDOWS) * (duration - lengths)
         windows = np.stack([starts, starts + lengths], axis=1)
-        predictions.append(Prediction(record.video_id, record.annotation_uid, record.query_idx, windows,
-                                      scores=np.linspace(1.0, 0.2, WINDOWS)))
+        predictions.append(
+            Prediction(
+                record.video_id, record.annotation_uid, record.query_idx, windows, scores=np.linspace(1.0, 0.2, WINDOWS)
+            )
+        )
     return predictions

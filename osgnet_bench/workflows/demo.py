@@ -35,8 +35,14 @@ def demo_sections() -> dict:
     return yaml.safe_load(text)
 
 
-def prepare_demo(out: Path, track: str, seed: int = 0, videos: int = DEMO_VIDEOS,
-                 queries_per_video: float = DEMO_QUERIES_PER_VIDEO, steps: int = DEMO_STEPS) -> Path:
+def prepare_demo(
+    out: Path,
+    track: str,
+    seed: int = 0,
+    videos: int = DEMO_VIDEOS,
+    queries_per_video: float = DEMO_QUERIES_PER_VIDEO,
+    steps: int = DEMO_STEPS,
+) -> Path:
     """Generate (or reuse) the synthetic ``track`` dataset under ``out/data`` and write the demo
     config next to it; returns the config path. The sizes default to the demo's (tests shrink them)."""
     options = SynthOptions(track=track, videos=videos, queries_per_video=queries_per_video, steps=steps, seed=seed)
@@ -51,9 +57,11 @@ def prepare_demo(out: Path, track: str, seed: int = 0, videos: int = DEMO_VIDEOS
     config = out / CONFIG_NAME
     if config.exists():
         if config.read_text(encoding="utf-8") != text:
-            raise UserError(f"{config} differs from the demo config this version writes (edited, or written by "
-                            "another version); it is left as it is. Choose another --out, or pass it as --config "
-                            "to run it as it is.")
+            raise UserError(
+                f"{config} differs from the demo config this version writes (edited, or written by "
+                "another version); it is left as it is. Choose another --out, or pass it as --config "
+                "to run it as it is."
+            )
         return config
     with atomic_writer(config) as handle:
         handle.write(text)
@@ -64,16 +72,20 @@ def check_generated_with(data: Path, options: SynthOptions) -> None:
     """``data`` must be a finished synthetic dataset generated with ``options``."""
     marker = data / MARKER
     if not marker.is_file():
-        raise UserError(f"{data} exists but is not a finished synthetic dataset (no {MARKER}; an interrupted demo "
-                        "leaves this). Its files are left as they are: delete the directory or choose another --out.")
+        raise UserError(
+            f"{data} exists but is not a finished synthetic dataset (no {MARKER}; an interrupted demo "
+            "leaves this). Its files are left as they are: delete the directory or choose another --out."
+        )
     summary = read_json(marker)
     recorded = summary.get("options", {}) if isinstance(summary, dict) else {}
     wanted = json.loads(json.dumps(asdict(options)))
     differing = sorted(key for key in wanted.keys() | recorded.keys() if wanted.get(key) != recorded.get(key))
     if differing:
         shown = ", ".join(f"{key} {recorded.get(key)!r} (now {wanted.get(key)!r})" for key in differing)
-        raise UserError(f"{data} holds a synthetic dataset generated with other options: {shown}. It is left as "
-                        "it is; choose another --out.")
+        raise UserError(
+            f"{data} holds a synthetic dataset generated with other options: {shown}. It is left as "
+            "it is; choose another --out."
+        )
 
 
 def demo_test_jsonl(out: Path) -> Path:

@@ -4,8 +4,10 @@ The run's ``config.yaml`` records the resolved config its weights were trained w
 compared with the config of the new invocation before anything is written:
 
 - nothing there: train from scratch;
-- same config, finished (``summary.json``): reuse the weights, no training;
-- same config, unfinished (``checkpoints/last.pt``, no summary): resume it;
+- same config, finished (``summary.json`` says so): reuse the weights, no training;
+- same config, unfinished (``checkpoints/last.pt``, not finished): resume it;
+- same config, stopped before its first checkpoint: train anew if only its ``config.yaml`` is
+  there, else refused (its log would mix two runs);
 - another config: refused, naming the differing keys; ``--resume auto`` continues the run under
   the new config instead (a finished run only when the new config trains more epochs).
 """
@@ -22,8 +24,8 @@ import yaml
 
 from osgnet_bench.errors import UserError
 from trainers.config import RunConfig
-from trainers.train.checkpoints import BEST, LAST, checkpoint_path
-from trainers.train.run_dir import CONFIG_FILE, SUMMARY
+from trainers.train.checkpoints import LAST, checkpoint_path
+from trainers.train.run_dir import CONFIG_FILE, SUMMARY, run_finished, run_traces
 
 MAX_SHOWN = 8
 
@@ -62,42 +64,59 @@ def plan_training(run_dir: Path, config: RunConfig, resume: str | None, checkpoi
         raise UserError(f"--resume takes only `auto` (continue the run in --out), got {resume!r}.")
     if resume is not None and checkpoint is not None:
         raise UserError("--resume continues training and --checkpoint skips it; give only one.")
-    recorded = recorded_config(run_dir)
-    last, summary = checkpoint_path(run_dir, LAST), run_dir / SUMMARY
-    has_run = recorded is not None or last.exists() or summary.exists() or checkpoint_path(run_dir, BEST).exists()
-    if not has_run:
+    if not run_traces(run_dir):
         if resume is not None:
             raise UserError(f"--resume auto: {run_dir} holds no training run to continue; drop --resume to start one.")
         return TrainingPlan(Training.SKIP if checkpoint is not None else Training.TRAIN)
+    recorded = recorded_config(run_dir)
     if recorded is None:
-        raise UserError(f"{run_dir} holds a training run without its {CONFIG_FILE}, so whether its weights fit this "
-                        "config cannot be told; it is left as it is. Choose another --out.")
+        raise UserError(
+            f"{run_dir} holds a training run without its {CONFIG_FILE}, so whether its weights fit this "
+            "config cannot be told; it is left as it is. Choose another --out."
+        )
+    finished, last = run_finished(run_dir), checkpoint_path(run_dir, LAST)
     changed = config_differences(recorded, config.document)
     shown = describe_changes(changed, recorded, config.document)
     if changed and resume is None:
-        raise UserError(f"{run_dir} holds a {'finished' if summary.exists() else 'unfinished'} training run whose "
-                        f"{CONFIG_FILE} differs from this config in {shown}. Its files are left as they are: choose "
-                        "another --out for a new run, or pass --resume auto to continue this run under the new config.")
+        raise UserError(
+            f"{run_dir} holds a {'finished' if finished else 'unfinished'} training run whose "
+            f"{CONFIG_FILE} differs from this config in {shown}. Its files are left as they are: choose "
+            "another --out for a new run, or pass --resume auto to continue this run under the new config."
+        )
     if checkpoint is not None:
         return TrainingPlan(Training.SKIP)
-    if summary.exists():
+    if finished:
         if not changed:
-            return TrainingPlan(Training.REUSE, f"reusing the finished run in {run_dir} (same config as its "
-                                                f"{CONFIG_FILE}): no training, its weights predict and are scored "
-                                                "again (choose another --out to train anew).")
-        trained = finished_epochs(summary)
+            return TrainingPlan(
+                Training.REUSE,
+                f"reusing the finished run in {run_dir} (same config as its "
+                f"{CONFIG_FILE}): no training, its weights predict and are scored "
+                "again (choose another --out to train anew).",
+            )
+        trained = finished_epochs(run_dir / SUMMARY)
         if trained is not None and trained >= config.optim.total_epochs:
-            raise UserError(f"--resume auto: the run in {run_dir} already trained {trained} epoch(s) and the new "
-                            f"config trains {config.optim.total_epochs}, so there is nothing to continue and its "
-                            f"weights would not match the changed config ({shown}). Raise opt.epochs to train it "
-                            "further, or choose another --out.")
-        return TrainingPlan(Training.RESUME, f"continuing the finished run in {run_dir} under a changed config: "
-                                             f"{shown}.")
+            raise UserError(
+                f"--resume auto: the run in {run_dir} already trained {trained} epoch(s) and the new "
+                f"config trains {config.optim.total_epochs}, so there is nothing to continue and its "
+                f"weights would not match the changed config ({shown}). Raise opt.epochs to train it "
+                "further, or choose another --out."
+            )
+        return TrainingPlan(
+            Training.RESUME, f"continuing the finished run in {run_dir} under a changed config: {shown}."
+        )
     if not last.exists():
+        traces = run_traces(run_dir, config.document)
+        if traces:
+            raise UserError(
+                f"{run_dir} holds files of a run ({', '.join(traces[:MAX_SHOWN])}) but no {last} to "
+                "continue from (it stopped before its first checkpoint); they are left as they are. "
+                "Choose another --out, or move those files away to start over."
+            )
         return TrainingPlan(Training.TRAIN)
     if changed:
-        return TrainingPlan(Training.RESUME, f"resuming the unfinished run in {run_dir} from {last} under a changed "
-                                             f"config: {shown}.")
+        return TrainingPlan(
+            Training.RESUME, f"resuming the unfinished run in {run_dir} from {last} under a changed config: {shown}."
+        )
     return TrainingPlan(Training.RESUME, f"resuming the unfinished run in {run_dir} from {last} (same config).")
 
 
@@ -109,11 +128,15 @@ def recorded_config(run_dir: Path) -> dict | None:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: the recorded config of the run in {run_dir} cannot be read ({exc}); it is left as "
-                        "it is. Choose another --out.") from None
+        raise UserError(
+            f"{path}: the recorded config of the run in {run_dir} cannot be read ({exc}); it is left as "
+            "it is. Choose another --out."
+        ) from None
     if not isinstance(document, dict):
-        raise UserError(f"{path}: the recorded config of the run in {run_dir} is not a YAML mapping; it is left as "
-                        "it is. Choose another --out.")
+        raise UserError(
+            f"{path}: the recorded config of the run in {run_dir} is not a YAML mapping; it is left as "
+            "it is. Choose another --out."
+        )
     return document
 
 
@@ -129,18 +152,25 @@ def finished_epochs(summary: Path) -> int | None:
 def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted keys (list items by index) whose values differ between two config documents."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return [key for name in sorted(old.keys() | new.keys(), key=str)
-                for key in config_differences(old.get(name, ABSENT), new.get(name, ABSENT), f"{prefix}{name}.")]
+        return [
+            key
+            for name in sorted(old.keys() | new.keys(), key=str)
+            for key in config_differences(old.get(name, ABSENT), new.get(name, ABSENT), f"{prefix}{name}.")
+        ]
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [key for index, (a, b) in enumerate(zip(old, new))
-                for key in config_differences(a, b, f"{prefix}{index}.")]
+        return [
+            key
+            for index, (a, b) in enumerate(zip(old, new, strict=True))
+            for key in config_differences(a, b, f"{prefix}{index}.")
+        ]
     return [] if old == new and type(old) is type(new) else [prefix.rstrip(".")]
 
 
 def describe_changes(keys: list[str], old: dict, new: dict) -> str:
     """``key (recorded -> now)`` for the first few differing keys."""
-    shown = ", ".join(f"{key} ({_value_at(old, key)!r} recorded, {_value_at(new, key)!r} now)"
-                      for key in keys[:MAX_SHOWN])
+    shown = ", ".join(
+        f"{key} ({_value_at(old, key)!r} recorded, {_value_at(new, key)!r} now)" for key in keys[:MAX_SHOWN]
+    )
     return shown + (f" and {len(keys) - MAX_SHOWN} more key(s)" if len(keys) > MAX_SHOWN else "")
 
 
