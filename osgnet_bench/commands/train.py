@@ -33,7 +33,7 @@ def launch_options(function):
               help="OSGNet YAML config (official configs are read unchanged).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set opt.learning_rate=1e-4 (repeatable; YAML-typed).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default: runs/<config name>).")
 @click.option("--resume", default=None, metavar="auto|PATH",
               help="Continue a run: 'auto' takes checkpoints/last.pt of --out, or give a training-state file.")

@@ -229,27 +229,27 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> None:
         self.ddp.train()
-        bar = tqdm(total=self.iters_per_epoch, initial=self.progress.epoch_iteration, file=self.console,
-                   desc=f"epoch {epoch + 1}/{self.total_epochs}", unit="it", dynamic_ncols=True,
-                   disable=not (self.request.progress and self.ctx.is_main))
         started, steps = time.perf_counter(), 0
-        for batch in self.loader(epoch):
-            faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
-            values = self.step(batch)
-            faults.point("after_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
-            steps += 1
-            rate = steps * self.batch_size * self.ctx.world_size / (time.perf_counter() - started)
-            bar.update(1)
-            bar.set_postfix(loss=f"{values['final_loss']:.4f}", lr=f"{self.schedule.current_lrs()[0]:.2e}",
-                            samples_per_s=f"{rate:.1f}")
-            if self.progress.iteration % self.config.trainer.log_every == 0 or \
-                    self.progress.epoch_iteration == self.iters_per_epoch:
-                self.logger.event("train", self.progress.iteration, epoch=epoch, samples_per_s=rate,
-                                  lr=self.schedule.current_lrs()[0], **values)
-            if self.save_every and self.progress.iteration % self.save_every == 0 \
-                    and self.progress.epoch_iteration < self.iters_per_epoch:
-                self.save(epoch_end=False, improved=False)
-        bar.close()
+        # closed on the way out, an error too: a message after the bar starts on a line of its own
+        with tqdm(total=self.iters_per_epoch, initial=self.progress.epoch_iteration, file=self.console,
+                  desc=f"epoch {epoch + 1}/{self.total_epochs}", unit="it", dynamic_ncols=True,
+                  disable=not (self.request.progress and self.ctx.is_main)) as bar:
+            for batch in self.loader(epoch):
+                faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
+                values = self.step(batch)
+                faults.point("after_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
+                steps += 1
+                rate = steps * self.batch_size * self.ctx.world_size / (time.perf_counter() - started)
+                bar.update(1)
+                bar.set_postfix(loss=f"{values['final_loss']:.4f}", lr=f"{self.schedule.current_lrs()[0]:.2e}",
+                                samples_per_s=f"{rate:.1f}")
+                if self.progress.iteration % self.config.trainer.log_every == 0 or \
+                        self.progress.epoch_iteration == self.iters_per_epoch:
+                    self.logger.event("train", self.progress.iteration, epoch=epoch, samples_per_s=rate,
+                                      lr=self.schedule.current_lrs()[0], **values)
+                if self.save_every and self.progress.iteration % self.save_every == 0 \
+                        and self.progress.epoch_iteration < self.iters_per_epoch:
+                    self.save(epoch_end=False, improved=False)
 
     def step(self, batch: list) -> dict[str, float]:
         """One optimiser step; returns the loss terms averaged over ranks (before the step)."""
