@@ -15,14 +15,13 @@ This module is the public entry point; it also re-exports the names other code i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from osgnet_bench.annotations.records import QueryRecord, index_records
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import read_text
+from osgnet_bench.files import JsonSyntaxError, parse_json, read_text
 from osgnet_bench.tracks import Track
 from submissions.problems import (
     DEFAULT_MAX_SHOWN,
@@ -75,21 +74,22 @@ def validate_submission_file(
     queries: Sequence[QueryRecord] | None = None,
     challenge: str | None = None,
 ) -> ValidationReport:
-    """Read and validate a submission file; a JSON syntax error is reported with line and column."""
+    """Read and validate a submission file; a JSON syntax error is reported with line and column.
+
+    A predictions jsonl (what ``infer`` writes) is not a submission: it is refused with a
+    ``UserError`` that says how to make one.
+    """
     text = read_text(path)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = parse_json(text)
+    except JsonSyntaxError as exc:
+        if exc.several_values and _is_prediction_row(_first_line_value(text)):
+            raise _predictions_file_error(path, track) from None
         report = ValidationReport(track=track.name, challenge=expected_challenge(track, challenge))
-        report.problems.append(
-            Problem(
-                Severity.ERROR,
-                "syntax",
-                (),
-                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            )
-        )
+        report.problems.append(Problem(Severity.ERROR, "syntax", (), exc.located()))
         return report
+    if _is_prediction_row(data):
+        raise _predictions_file_error(path, track)
     return validate_submission(data, track, queries, challenge)
 
 
@@ -129,3 +129,25 @@ def expected_challenge(track: Track, override: str | None) -> str:
             "pass --challenge STR to check a file in the EvalAI format anyway."
         )
     return track.challenge
+
+
+def _first_line_value(text: str) -> object:
+    """The JSON value on the first non-blank line of ``text`` (``None`` when it is not valid JSON)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return parse_json(first)
+    except JsonSyntaxError:
+        return None
+
+
+def _is_prediction_row(value: object) -> bool:
+    """A predictions-jsonl object: it has ``query_id`` and ``windows`` and no ``results``."""
+    return isinstance(value, dict) and "query_id" in value and "windows" in value and "results" not in value
+
+
+def _predictions_file_error(path: str | os.PathLike, track: Track) -> UserError:
+    return UserError(
+        f"{path}: is a predictions jsonl (one object per line with 'query_id' and 'windows'), not an EvalAI "
+        f"submission; run `osgnet-bench submit --track {track.name} --pred {path} --out submission.json` to make "
+        "a submission from it, then validate that."
+    )

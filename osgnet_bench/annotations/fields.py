@@ -6,9 +6,11 @@ files and GoalStep ``annotation_uid`` strings depend on how each number was writ
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from osgnet_bench.errors import UserError
+from osgnet_bench.files import describe_json
 
 Number = int | float
 
@@ -49,9 +51,11 @@ def require_number(mapping: Any, key: str, where: str) -> Number:
 
 
 def as_number(value: Any, where: str) -> Number:
-    """``value`` when it is an ``int`` or ``float`` (not ``bool``); otherwise a ``UserError``."""
+    """``value`` when it is a finite ``int`` or ``float`` (not ``bool``); otherwise a ``UserError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(f"{where}: expected a number, got {value!r}.")
+        raise UserError(f"{where}: expected a number, got {describe_json(value)}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{where}: expected a finite number, got {describe_json(value)}.")
     return value
 
 

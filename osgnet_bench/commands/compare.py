@@ -1,19 +1,18 @@
-"""``osgnet-bench compare``: several runs side by side on the same ground truth."""
+"""``osgnet-bench compare``: several runs side by side on the same ground truth.
+
+This module only reads the options; ``osgnet_bench.workflows.compare`` does the work."""
 
 from __future__ import annotations
 
-import tempfile
-
 import click
 
-from osgnet_bench.annotations.load import load_annotations
 from osgnet_bench.breakdown import DEFAULT_LENGTH_EDGES, check_edges
-from osgnet_bench.compare import compare_runs
 from osgnet_bench.compare_report import FORMATS, render_comparison
 from osgnet_bench.errors import UserError
 from osgnet_bench.metrics import IOU_RULES, spec_for_track
-from osgnet_bench.runs import load_runs
+from osgnet_bench.number_lists import parse_number_list
 from osgnet_bench.tracks import TRACK_NAMES, get_track
+from osgnet_bench.workflows.compare import CompareRequest, compare
 
 
 @click.command(name="compare")
@@ -83,26 +82,24 @@ def command(
     ground-truth window length bucket. See docs/compare.md.
     """
     chosen = get_track(track)
-    spec = spec_for_track(chosen, iou_rule=iou_rule)
-    edges = _edges(length_edges)
-    records = load_annotations(gt_path, chosen, split=split)
-    with tempfile.TemporaryDirectory(prefix="osgnet-compare-") as workdir:
-        loaded = load_runs(list(runs), workdir, config=config_path, split=infer_split)
-    comparison = compare_runs(records, loaded, chosen, spec, edges, breakdown_metric, baseline, gt_source=gt_path)
-    click.echo(render_comparison(comparison, fmt))
-    if plot_path:
-        from osgnet_bench.recall_plot import plot_recall_curves
-
-        plot_recall_curves(plot_path, comparison.names, comparison.curves, f"{chosen.name}: recall vs IoU threshold")
-        click.echo(f"wrote {plot_path}", err=True)
-
-
-def _edges(text: str) -> list[float]:
-    try:
-        edges = [float(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise UserError(f"--length-edges: expected comma-separated seconds, got {text!r}.") from None
+    edges = parse_number_list(length_edges, "--length-edges", float)
     problem = check_edges(edges)
     if problem:
-        raise UserError(f"--length-edges {text!r}: {problem}.")
-    return edges
+        raise UserError(f"--length-edges {length_edges!r}: {problem}.")
+    request = CompareRequest(
+        track=chosen,
+        runs=runs,
+        gt=gt_path,
+        spec=spec_for_track(chosen, iou_rule=iou_rule),
+        length_edges=edges,
+        breakdown_metric=breakdown_metric,
+        split=split,
+        baseline=baseline,
+        config=config_path,
+        infer_split=infer_split,
+        plot=plot_path,
+    )
+    comparison = compare(request, say=lambda line: click.echo(line, err=True))
+    click.echo(render_comparison(comparison, fmt))
+    if plot_path:
+        click.echo(f"wrote {plot_path}", err=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from osgnet_bench.annotations.load import load_annotations
-from osgnet_bench.errors import UserError
 from osgnet_bench.metrics import IOU_RULES, EvaluationResult, evaluate, spec_for_track
 from osgnet_bench.metrics.matching import describe_examples
+from osgnet_bench.number_lists import parse_number_list
 from osgnet_bench.predictions import read_predictions
 from osgnet_bench.report import FORMATS, render_results
 from osgnet_bench.tracks import TRACK_NAMES, get_track
@@ -60,8 +60,8 @@ def command(
     chosen = get_track(track)
     spec = spec_for_track(
         chosen,
-        thresholds=_numbers(thresholds, float, "--thresholds"),
-        topk=_numbers(topk, int, "--topk"),
+        thresholds=None if thresholds is None else parse_number_list(thresholds, "--thresholds", float),
+        topk=None if topk is None else parse_number_list(topk, "--topk", int),
         iou_rule=iou_rule,
     )
     records = load_annotations(gt_path, chosen, split=split)
@@ -74,21 +74,6 @@ def command(
     click.echo(render_results([result], fmt))
     if fmt == "table":
         click.echo(_summary(result))
-
-
-def _numbers(text: str | None, kind: type, option: str) -> list | None:
-    """``"0.3,0.5"`` (commas and/or spaces) -> [0.3, 0.5]; ``None`` keeps the track's default."""
-    if text is None:
-        return None
-    try:
-        values = [kind(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise UserError(
-            f"{option}: expected comma-separated {kind.__name__} values, got {text!r}."
-        ) from None
-    if not values:
-        raise UserError(f"{option}: give at least one value.")
-    return values
 
 
 def _summary(result: EvaluationResult) -> str:

@@ -12,7 +12,8 @@ from osgnet_bench.annotations.durations import read_video_durations
 from osgnet_bench.annotations.load import read_annotation_json
 from osgnet_bench.annotations.records import index_records
 from osgnet_bench.errors import UserError
-from osgnet_bench.files import looks_like_jsonl, read_json, write_jsonl
+from osgnet_bench.files import looks_like_jsonl, read_json, require_writable, write_jsonl
+from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
 from osgnet_bench.tracks import get_track
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -49,14 +50,16 @@ def annotations(
     track = get_track(track_name)
     if looks_like_jsonl(raw_path):
         raise UserError(f"{raw_path}: is already a jsonl annotation file; --raw takes an official JSON file.")
-    if out_path.exists() and out_path.resolve() == raw_path.resolve():
-        raise UserError(f"{out_path}: --out must not overwrite the --raw input file.")
+    inputs = {"--raw": raw_path, "--durations": durations_path, "--video-groups": groups_path}
+    refuse_output_among_inputs(out_path, inputs)
+    require_writable(out_path)
     data = read_json(raw_path)
     _check_options_fit(data, raw_path, split, durations_path, groups_path)
     durations = read_video_durations(durations_path, groups_path) if durations_path else None
     records = read_annotation_json(data, str(raw_path), track, split=split, durations=durations)
     index_records(records, str(raw_path))
     rows = records_to_jsonl_rows(records, track)
+    say_overwrite(out_path, lambda line: click.echo(line, err=True))
     write_jsonl(out_path, rows, trailing_newline=False)
     textless = sum(not record.has_text for record in records)
     videos = len({record.video_id for record in records})
