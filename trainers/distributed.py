@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -68,8 +68,10 @@ def restart_count() -> int:
 def check_device(device: str, source: str = "the config") -> None:
     """``trainer.device: cuda`` needs a GPU that torch can use."""
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"{source}: trainer.device is cuda but torch sees no CUDA device on this machine "
-                        f"(torch {torch.__version__}); set trainer.device to cpu or auto (--set trainer.device=auto).")
+        raise UserError(
+            f"{source}: trainer.device is cuda but torch sees no CUDA device on this machine "
+            f"(torch {torch.__version__}); set trainer.device to cpu or auto (--set trainer.device=auto)."
+        )
 
 
 def init_distributed(device: str = "auto", timeout_s: float = 1800.0) -> DistContext:
@@ -119,7 +121,7 @@ def all_reduce_mean(values: dict[str, float], ctx: DistContext) -> dict[str, flo
     tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=ctx.device)
     dist.all_reduce(tensor)
     tensor /= ctx.world_size
-    return dict(zip(keys, tensor.tolist()))
+    return dict(zip(keys, tensor.tolist(), strict=True))
 
 
 def barrier(ctx: DistContext) -> None:
@@ -194,23 +196,40 @@ class LaunchOptions:
         if self.max_restarts < 0:
             raise UserError(f"--max-restarts must be 0 or more, got {self.max_restarts}.")
         if self.nnodes is not None and self.nnodes not in ("1", "1:1") and self.rdzv_endpoint is None:
-            raise UserError(f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT (the rendezvous every node joins).")
+            raise UserError(
+                f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT (the rendezvous every node joins)."
+            )
 
 
 def torchrun_command(options: LaunchOptions, module: str, args: list[str]) -> list[str]:
     """The torchrun command line that runs ``python -m module args`` on every rank."""
-    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={options.nproc_per_node}",
-               f"--max-restarts={options.max_restarts}"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc-per-node={options.nproc_per_node}",
+        f"--max-restarts={options.max_restarts}",
+    ]
     if options.rdzv_endpoint is not None:
-        command += [f"--nnodes={options.nnodes or 1}", "--rdzv-backend=c10d",
-                    f"--rdzv-endpoint={options.rdzv_endpoint}", f"--rdzv-id={options.rdzv_id}"]
+        command += [
+            f"--nnodes={options.nnodes or 1}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={options.rdzv_endpoint}",
+            f"--rdzv-id={options.rdzv_id}",
+        ]
     else:
         command += ["--standalone", f"--nnodes={options.nnodes or 1}"]
     return command + ["-m", module, *args]
 
 
-def run_torchrun(options: LaunchOptions, module: str, args: list[str], failure_file: str | os.PathLike,
-                 log_file: str | os.PathLike, keep_fds: Sequence[int] = ()) -> None:
+def run_torchrun(
+    options: LaunchOptions,
+    module: str,
+    args: list[str],
+    failure_file: str | os.PathLike,
+    log_file: str | os.PathLike,
+    keep_fds: Sequence[int] = (),
+) -> None:
     """Run the workers under torchrun and wait; a reported failure, a failed worker group or a
     signal that stopped the launcher is a ``UserError``.
 
@@ -226,9 +245,16 @@ def run_torchrun(options: LaunchOptions, module: str, args: list[str], failure_f
     log = _open_log(log_file, command)
     received: list[int] = []
     try:
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=_console(), stderr=log,
-                                   start_new_session=True, pass_fds=tuple(keep_fds),
-                                   preexec_fn=_parent_death_signal(signal.SIGTERM))
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=_console(),
+            stderr=log,
+            start_new_session=True,
+            pass_fds=tuple(keep_fds),
+            preexec_fn=_parent_death_signal(signal.SIGTERM),
+        )
     except OSError as exc:
         log.close()
         raise UserError(f"could not start torchrun ({exc}).") from None
@@ -236,13 +262,18 @@ def run_torchrun(options: LaunchOptions, module: str, args: list[str], failure_f
         returncode = _wait(process, received)
     if received:
         name = signal.Signals(received[0]).name
-        raise UserError(f"stopped by {name}: the workers were stopped (their output is in {log_file}); "
-                        "what the last checkpoint holds is kept.", exit_code=128 + received[0])
+        raise UserError(
+            f"stopped by {name}: the workers were stopped (their output is in {log_file}); "
+            "what the last checkpoint holds is kept.",
+            exit_code=128 + received[0],
+        )
     raise_reported_failure(failure_file)
     if returncode != 0:
-        raise UserError(f"a worker process failed (torchrun exit status {returncode}, after {options.max_restarts} "
-                        f"restart(s)); its output, with the error, is in {log_file}. Files written so far are in "
-                        f"{Path(failure_file).parent}.")
+        raise UserError(
+            f"a worker process failed (torchrun exit status {returncode}, after {options.max_restarts} "
+            f"restart(s)); its output, with the error, is in {log_file}. Files written so far are in "
+            f"{Path(failure_file).parent}."
+        )
 
 
 def _open_log(path: str | os.PathLike, command: list[str]) -> IO[bytes]:
@@ -286,7 +317,7 @@ def _forwarding_signals(process: subprocess.Popen, received: list[int]) -> Itera
         received.append(signum)
         _signal_group(process, signal.SIGTERM)
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for sig in FORWARDED_SIGNALS:
             previous[sig] = signal.signal(sig, forward)
@@ -305,10 +336,8 @@ def _forwarding_signals(process: subprocess.Popen, received: list[int]) -> Itera
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _parent_death_signal(sig: int) -> Callable[[], None] | None:

@@ -52,10 +52,24 @@ SPLITS = ("val", "test")
 GOAL_STEP_FAMILY = {"goal_step": GOALSTEP, "tacos": TACOS, "nlq": NLQ_V1}
 # model settings that do not change what trained weights compute at inference: decoding knobs
 # (free to change) and what only training reads (drop-path, loss settings)
-NOT_COMPARED = frozenset({
-    "decode", "text_path_pdrop", "object_path_pdrop", "video_path_pdrop", "fpn_path_pdrop", "vtm_path_pdrop",
-    "cls_prior_prob", "init_loss_normalizer", "loss_normalizer_momentum", "label_smoothing", "reg_loss_weight",
-    "center_sample_radius", "vtm_loss_weight", "vtm_temperature"})
+NOT_COMPARED = frozenset(
+    {
+        "decode",
+        "text_path_pdrop",
+        "object_path_pdrop",
+        "video_path_pdrop",
+        "fpn_path_pdrop",
+        "vtm_path_pdrop",
+        "cls_prior_prob",
+        "init_loss_normalizer",
+        "loss_normalizer_momentum",
+        "label_smoothing",
+        "reg_loss_weight",
+        "center_sample_radius",
+        "vtm_loss_weight",
+        "vtm_temperature",
+    }
+)
 # dataset settings that fix how features map to seconds
 TIMING_KEYS = ("feat_stride", "num_frames", "default_fps", "max_seq_len")
 MAX_SHOWN = 8
@@ -66,7 +80,9 @@ def inference_dataset_config(config: DatasetConfig) -> DatasetConfig:
     return dataclasses.replace(config, lavila_caption_dir=None, mul_query_input=0)
 
 
-def split_records(config: DatasetConfig, split: str, jsonl: str | os.PathLike | None = None) -> tuple[list[QueryRecord], str]:
+def split_records(
+    config: DatasetConfig, split: str, jsonl: str | os.PathLike | None = None
+) -> tuple[list[QueryRecord], str]:
     """The query records to predict and the file they came from: ``jsonl`` if given, else the
     config's ``val_jsonl_file`` (the test split needs ``jsonl``)."""
     if split not in SPLITS:
@@ -75,8 +91,9 @@ def split_records(config: DatasetConfig, split: str, jsonl: str | os.PathLike | 
     if path is None:
         raise UserError("no annotation file to predict: the config has no dataset.val_jsonl_file; pass --jsonl.")
     if split == "test" and jsonl is None:
-        raise UserError("--split test needs --jsonl, the test annotation jsonl (the config names only the "
-                        "validation file).")
+        raise UserError(
+            "--split test needs --jsonl, the test annotation jsonl (the config names only the validation file)."
+        )
     return read_query_jsonl(path), str(path)
 
 
@@ -91,31 +108,37 @@ def shard_indices(dataset: GroundingDataset, rank: int, world_size: int) -> list
     at most one query; together they cover every query once)."""
     order = [index for members in dataset.video_queries.values() for index in members]
     bounds = np.linspace(0, len(order), world_size + 1).round().astype(int)
-    return order[bounds[rank]: bounds[rank + 1]]
+    return order[bounds[rank] : bounds[rank + 1]]
 
 
 def to_prediction(output: dict) -> Prediction:
     """One model output (``segments`` [K, 2] s, ``scores`` [K]) -> a ``Prediction``."""
     annotation_uid, query_idx = split_query_id(output["query_id"])
-    return Prediction(video_id=output["video_id"], annotation_uid=annotation_uid, query_idx=query_idx,
-                      windows=output["segments"].double().numpy().reshape(-1, 2),
-                      scores=output["scores"].double().numpy().reshape(-1))
+    return Prediction(
+        video_id=output["video_id"],
+        annotation_uid=annotation_uid,
+        query_idx=query_idx,
+        windows=output["segments"].double().numpy().reshape(-1, 2),
+        scores=output["scores"].double().numpy().reshape(-1),
+    )
 
 
 @torch.no_grad()
-def predict(model: OSGNet, dataset: GroundingDataset, ctx: DistContext, batch_size: int,
-            progress: bool = False) -> list[Prediction]:
+def predict(
+    model: OSGNet, dataset: GroundingDataset, ctx: DistContext, batch_size: int, progress: bool = False
+) -> list[Prediction]:
     """Predictions for every query of ``dataset`` in its record order (on every rank)."""
     was_training = model.training
     model.eval()
     mine = shard_indices(dataset, ctx.rank, ctx.world_size)
     local: list[tuple[int, Prediction]] = []
-    bar = tqdm(total=len(dataset), desc="infer", unit="query", disable=not (progress and ctx.is_main),
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(dataset), desc="infer", unit="query", disable=not (progress and ctx.is_main), dynamic_ncols=True
+    )
     for start in range(0, len(mine), batch_size):
-        chunk = mine[start: start + batch_size]
+        chunk = mine[start : start + batch_size]
         outputs = model([dataset[i] for i in chunk])
-        local.extend((i, to_prediction(o)) for i, o in zip(chunk, outputs))
+        local.extend((i, to_prediction(o)) for i, o in zip(chunk, outputs, strict=True))
         bar.update(len(chunk) * ctx.world_size)
     bar.close()
     model.train(was_training)
@@ -123,8 +146,15 @@ def predict(model: OSGNet, dataset: GroundingDataset, ctx: DistContext, batch_si
     return [prediction for _, prediction in gathered]
 
 
-def run_inference(config: RunConfig, checkpoint: str | os.PathLike, split: str, out: str | os.PathLike,
-                  jsonl: str | os.PathLike | None, ctx: DistContext, progress: bool = True) -> list[Prediction]:
+def run_inference(
+    config: RunConfig,
+    checkpoint: str | os.PathLike,
+    split: str,
+    out: str | os.PathLike,
+    jsonl: str | os.PathLike | None,
+    ctx: DistContext,
+    progress: bool = True,
+) -> list[Prediction]:
     """Load ``checkpoint`` (ours or official) into a fresh model, predict ``split`` and write ``out``
     (rank 0). Returns the predictions on every rank."""
     set_cpu_threads(config.trainer.cpu_threads)
@@ -152,8 +182,10 @@ def resolve_track(name: str | None, records: Sequence[QueryRecord]) -> Track:
     if name == "goal_step":
         query_type = records[0].query_type if records else "goal_step"
         if query_type not in GOAL_STEP_FAMILY:
-            raise UserError(f"track goal_step: cannot tell the benchmark from query_type {query_type!r}; "
-                            "set track to nlq_v1, goalstep or tacos.")
+            raise UserError(
+                f"track goal_step: cannot tell the benchmark from query_type {query_type!r}; "
+                "set track to nlq_v1, goalstep or tacos."
+            )
         return GOAL_STEP_FAMILY[query_type]
     return get_track(name)
 
@@ -164,15 +196,19 @@ def check_checkpoint(config: RunConfig, path: str | os.PathLike, track: Track | 
     config. The model is built on the meta device, so this is cheap."""
     record = checked_record(build_on_meta(config.model), path)
     if track is not None and record.track is not None and record.track != track.name:
-        raise UserError(f"{path}: this checkpoint was trained for the {record.track} track, but {config.source} "
-                        f"evaluates {track.name}; its predictions would be for another benchmark. Use a checkpoint "
-                        f"of a {track.name} run, or the config (and --track) it was trained with.")
+        raise UserError(
+            f"{path}: this checkpoint was trained for the {record.track} track, but {config.source} "
+            f"evaluates {track.name}; its predictions would be for another benchmark. Use a checkpoint "
+            f"of a {track.name} run, or the config (and --track) it was trained with."
+        )
     if record.config is not None:
         changed = model_differences(record.config, config, str(path))
         if changed:
-            raise UserError(f"{path}: this checkpoint was trained with another model config than {config.source}: "
-                            f"{_describe(changed)}. Its weights would compute something else under this config; "
-                            "use the config it was trained with (its run directory's config.yaml).")
+            raise UserError(
+                f"{path}: this checkpoint was trained with another model config than {config.source}: "
+                f"{_describe(changed)}. Its weights would compute something else under this config; "
+                "use the config it was trained with (its run directory's config.yaml)."
+            )
     return record
 
 
@@ -184,15 +220,24 @@ def model_differences(recorded: dict, config: RunConfig, source: str) -> list[tu
         trained = parse_run_config(recorded, f"{source} (its recorded config)")
     except UserError:  # recorded by another version: compare what was written
         return _differences(recorded.get("model"), config.document.get("model"), "model")
-    before = {key: value for key, value in _flatten(dataclasses.asdict(trained.model)).items()
-              if key.split(".")[0] not in NOT_COMPARED}
-    after = {key: value for key, value in _flatten(dataclasses.asdict(config.model)).items()
-             if key.split(".")[0] not in NOT_COMPARED}
+    before = {
+        key: value
+        for key, value in _flatten(dataclasses.asdict(trained.model)).items()
+        if key.split(".")[0] not in NOT_COMPARED
+    }
+    after = {
+        key: value
+        for key, value in _flatten(dataclasses.asdict(config.model)).items()
+        if key.split(".")[0] not in NOT_COMPARED
+    }
     for key in TIMING_KEYS:
         before[f"dataset.{key}"] = getattr(trained.dataset, key, None)
         after[f"dataset.{key}"] = getattr(config.dataset, key, None)
-    return [(key, before.get(key), after.get(key)) for key in sorted(before.keys() | after.keys())
-            if before.get(key) != after.get(key)]
+    return [
+        (key, before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -203,8 +248,11 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def _differences(old: Any, new: Any, prefix: str) -> list[tuple[str, Any, Any]]:
     before, after = _flatten(old, f"{prefix}."), _flatten(new, f"{prefix}.")
-    return [(key, before.get(key), after.get(key)) for key in sorted(before.keys() | after.keys())
-            if before.get(key) != after.get(key)]
+    return [
+        (key, before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _describe(changed: list[tuple[str, Any, Any]]) -> str:
@@ -212,8 +260,16 @@ def _describe(changed: list[tuple[str, Any, Any]]) -> str:
     return shown + (f" and {len(changed) - MAX_SHOWN} more" if len(changed) > MAX_SHOWN else "")
 
 
-def infer_session(config_path: str | os.PathLike, overrides: list[str], checkpoint: str | os.PathLike, split: str,
-                  jsonl: str | os.PathLike | None, out: Path, options: LaunchOptions, progress: bool = True) -> Path:
+def infer_session(
+    config_path: str | os.PathLike,
+    overrides: list[str],
+    checkpoint: str | os.PathLike,
+    split: str,
+    jsonl: str | os.PathLike | None,
+    out: Path,
+    options: LaunchOptions,
+    progress: bool = True,
+) -> Path:
     """Predict ``split`` with ``checkpoint`` into ``out`` (predictions jsonl); returns ``out``.
 
     Everything is checked first, in this process: the config, the device, the annotations and
@@ -227,11 +283,18 @@ def infer_session(config_path: str | os.PathLike, overrides: list[str], checkpoi
     dataset = open_inference_dataset(config.dataset, records, source)
     check_checkpoint(config, checkpoint, resolve_track(config.track_name, dataset.records))
     if not options.uses_torchrun:
-        run_inference(config, checkpoint, split, out, jsonl, init_distributed(config.trainer.device),
-                      progress=progress)
+        run_inference(config, checkpoint, split, out, jsonl, init_distributed(config.trainer.device), progress=progress)
         return out
-    args = ["--config", str(Path(config_path).resolve()), "--checkpoint", str(Path(checkpoint).resolve()),
-            "--split", split, "--out", str(out.resolve())]
+    args = [
+        "--config",
+        str(Path(config_path).resolve()),
+        "--checkpoint",
+        str(Path(checkpoint).resolve()),
+        "--split",
+        split,
+        "--out",
+        str(out.resolve()),
+    ]
     for override in overrides:
         args += ["--set", override]
     if jsonl is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,35 +17,71 @@ LAUNCH_HELP = {
 }
 
 
-def launch_options(function):
+def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The torchrun options shared by ``train``, ``infer`` and ``run``."""
-    for option in reversed([
-        click.option("--nproc-per-node", type=int, default=1, show_default=True, help=LAUNCH_HELP["nproc"]),
-        click.option("--nnodes", default=None, help=LAUNCH_HELP["nnodes"]),
-        click.option("--rdzv-endpoint", default=None, help=LAUNCH_HELP["rdzv"]),
-        click.option("--rdzv-id", default="osgnet-bench", show_default=True, help="Rendezvous id shared by the nodes."),
-        click.option("--max-restarts", type=int, default=0, show_default=True, help=LAUNCH_HELP["restarts"]),
-    ]):
+    for option in reversed(
+        [
+            click.option("--nproc-per-node", type=int, default=1, show_default=True, help=LAUNCH_HELP["nproc"]),
+            click.option("--nnodes", default=None, help=LAUNCH_HELP["nnodes"]),
+            click.option("--rdzv-endpoint", default=None, help=LAUNCH_HELP["rdzv"]),
+            click.option(
+                "--rdzv-id", default="osgnet-bench", show_default=True, help="Rendezvous id shared by the nodes."
+            ),
+            click.option("--max-restarts", type=int, default=0, show_default=True, help=LAUNCH_HELP["restarts"]),
+        ]
+    ):
         function = option(function)
     return function
 
 
 @click.command(name="train")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="OSGNet YAML config (official configs are read unchanged).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. --set opt.learning_rate=1e-4 (repeatable; YAML-typed).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run directory (default: runs/<config name>).")
-@click.option("--resume", default=None, metavar="auto|PATH",
-              help="Continue a run: 'auto' takes checkpoints/last.pt of --out, or give a training-state file.")
-@click.option("--init", "init", default=None, type=click.Path(dir_okay=False),
-              help="Start a new run from these weights (ours or official); tensors the checkpoint lacks start fresh.")
-@click.option("--save-every", type=int, default=None, help="Also checkpoint every N iterations (default: epoch ends only).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="OSGNet YAML config (official configs are read unchanged).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set opt.learning_rate=1e-4 (repeatable; YAML-typed).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<config name>)."
+)
+@click.option(
+    "--resume",
+    default=None,
+    metavar="auto|PATH",
+    help="Continue a run: 'auto' takes checkpoints/last.pt of --out, or give a training-state file.",
+)
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Start a new run from these weights (ours or official); tensors the checkpoint lacks start fresh.",
+)
+@click.option(
+    "--save-every", type=int, default=None, help="Also checkpoint every N iterations (default: epoch ends only)."
+)
 @launch_options
-def command(config_path: str, overrides: tuple[str, ...], out: Path | None, resume: str | None, init: str | None,
-            save_every: int | None, nproc_per_node: int, nnodes: str | None, rdzv_endpoint: str | None,
-            rdzv_id: str, max_restarts: int) -> None:
+def command(
+    config_path: str,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    resume: str | None,
+    init: str | None,
+    save_every: int | None,
+    nproc_per_node: int,
+    nnodes: str | None,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    max_restarts: int,
+) -> None:
     """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
     epoch with the track's metrics and keep last/best checkpoints (see docs/training.md)."""
     from trainers.distributed import LaunchOptions
@@ -52,5 +90,21 @@ def command(config_path: str, overrides: tuple[str, ...], out: Path | None, resu
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     run_dir = out if out is not None else Path("runs") / Path(config_path).stem
     summary = train_session(config_path, list(overrides), run_dir, resume, init, save_every, options)
-    click.echo(json.dumps({k: summary[k] for k in ("track", "epochs", "iterations", "ranked_by", "best_metric",
-                                                   "best_epoch", "last_checkpoint", "best_checkpoint")}, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "track",
+                    "epochs",
+                    "iterations",
+                    "ranked_by",
+                    "best_metric",
+                    "best_epoch",
+                    "last_checkpoint",
+                    "best_checkpoint",
+                )
+            },
+            indent=2,
+        )
+    )

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import atomic_writer
+from trainers.model.osgnet import OSGNet
 
 MODEL_FORMAT = "osgnet-bench/model"
 TRAIN_STATE_FORMAT = "osgnet-bench/train-state"
@@ -74,8 +74,10 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict:
     except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is the file's fault
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if reason.startswith("Weights only load failed"):
-            reason = ("not a torch.save file, or it holds Python objects besides tensors and plain "
-                      "containers, which are not unpickled for safety")
+            reason = (
+                "not a torch.save file, or it holds Python objects besides tensors and plain "
+                "containers, which are not unpickled for safety"
+            )
         elif isinstance(exc, (KeyError, IndexError, AttributeError, TypeError)):
             reason = "not a torch.save file"
         raise UserError(f"{path}: not a readable PyTorch checkpoint ({reason}).") from None
@@ -96,9 +98,11 @@ def read_checkpoint_record(path: str | os.PathLike) -> CheckpointRecord:
     elif content.get("format") == TRAIN_STATE_FORMAT:
         key = "ema" if isinstance(content.get("ema"), dict) else "model"
         if key not in content:
-            raise UserError(f"{path}: this training state holds no `model` weights (keys: "
-                            f"{', '.join(sorted(map(str, content))[:10])}); it is incomplete or was not "
-                            "written by osgnet-bench. Use another checkpoint.")
+            raise UserError(
+                f"{path}: this training state holds no `model` weights (keys: "
+                f"{', '.join(sorted(map(str, content))[:10])}); it is incomplete or was not "
+                "written by osgnet-bench. Use another checkpoint."
+            )
         state, kind = _tensor_dict(content.get(key), path, key), "train-state"
     else:
         state, kind = _official_state(content, path), "official"
@@ -119,8 +123,10 @@ def _official_state(content: dict, path: str | os.PathLike) -> dict[str, torch.T
             return _strip_prefix(_tensor_dict(content[key], path, key))
     if content and all(isinstance(v, torch.Tensor) for v in content.values()):
         return _strip_prefix(content)
-    raise UserError(f"{path}: no state dict found (expected a `state_dict` key, an osgnet-bench "
-                    f"checkpoint, or a bare state dict); top-level keys: {sorted(map(str, content))[:10]}.")
+    raise UserError(
+        f"{path}: no state dict found (expected a `state_dict` key, an osgnet-bench "
+        f"checkpoint, or a bare state dict); top-level keys: {sorted(map(str, content))[:10]}."
+    )
 
 
 def checksum(content: Mapping[str, Any]) -> str:
@@ -143,14 +149,18 @@ def verify_checksum(content: Mapping[str, Any], path: str | os.PathLike) -> None
     if recorded is None:
         version = content.get("version")
         if content.get("format") == TRAIN_STATE_FORMAT and not (version is None or version == 1):
-            raise UserError(f"{path}: this training state has no checksum although its version ({version!r}) "
-                            "always carries one; the file is damaged. Use another checkpoint (best.pt, or a "
-                            "backup copy).")
+            raise UserError(
+                f"{path}: this training state has no checksum although its version ({version!r}) "
+                "always carries one; the file is damaged. Use another checkpoint (best.pt, or a "
+                "backup copy)."
+            )
         return
     if recorded != checksum(content):
-        raise UserError(f"{path}: checksum mismatch: the tensors in this file are not the ones that were saved "
-                        "(it was damaged on disk or in a copy). The file is left as it is; use another "
-                        "checkpoint (best.pt, or a backup copy).")
+        raise UserError(
+            f"{path}: checksum mismatch: the tensors in this file are not the ones that were saved "
+            "(it was damaged on disk or in a copy). The file is left as it is; use another "
+            "checkpoint (best.pt, or a backup copy)."
+        )
 
 
 def _feed(digest: Any, value: Any) -> None:
@@ -174,12 +184,15 @@ def _feed(digest: Any, value: Any) -> None:
 
 def check_finite(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:
     """Refuse weights holding NaN or infinity, naming the tensors."""
-    bad = [name for name, tensor in state.items()
-           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    bad = [
+        name for name, tensor in state.items() if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
     if bad:
         listed = ", ".join(bad[:MAX_LISTED]) + (f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else "")
-        raise UserError(f"{path}: {len(bad)} tensor(s) hold NaN or infinite values: {listed}. These weights cannot "
-                        "predict anything; use an earlier checkpoint of the run.")
+        raise UserError(
+            f"{path}: {len(bad)} tensor(s) hold NaN or infinite values: {listed}. These weights cannot "
+            "predict anything; use an earlier checkpoint of the run."
+        )
 
 
 def _tensor_dict(value: object, path: str | os.PathLike, key: str) -> dict[str, torch.Tensor]:
@@ -190,7 +203,7 @@ def _tensor_dict(value: object, path: str | os.PathLike, key: str) -> dict[str, 
 
 def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Official names -> ours: drop a DDP ``module.`` prefix (the rest is the identity)."""
-    return {k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k: v for k, v in state.items()}
+    return {k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k: v for k, v in state.items()}
 
 
 def official_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -199,32 +212,40 @@ def official_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {k: v for k, v in state.items() if k != "loss_normalizer"}
 
 
-def absent_from_official(model: nn.Module) -> dict[str, torch.Tensor]:
+def absent_from_official(model: OSGNet) -> dict[str, torch.Tensor]:
     """State our model keeps that official checkpoints never contain, at its starting value:
     the loss normaliser (the reference kept it as a python float, reset on every start)."""
     return {"loss_normalizer": torch.tensor(model.config.init_loss_normalizer, dtype=torch.float64)}
 
 
-def check_state_dict(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
-                     source: str) -> None:
+def check_state_dict(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str) -> None:
     """Raise one UserError listing every missing, unexpected and mis-shaped key."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    mis_shaped = [f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
-                  for k in expected if k in state and state[k].shape != expected[k].shape]
-    problems = [(label, keys) for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                                   ("wrong shape", mis_shaped)) if keys]
+    mis_shaped = [
+        f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    problems = [
+        (label, keys)
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped))
+        if keys
+    ]
     if problems:
         parts = []
         for label, keys in problems:
             listed = ", ".join(keys[:MAX_LISTED])
             more = f" and {len(keys) - MAX_LISTED} more" if len(keys) > MAX_LISTED else ""
             parts.append(f"{len(keys)} {label}: {listed}{more}")
-        raise UserError(f"{source}: checkpoint does not match the model config; " + "; ".join(parts)
-                        + ". Check that --config is the config the checkpoint was trained with.")
+        raise UserError(
+            f"{source}: checkpoint does not match the model config; "
+            + "; ".join(parts)
+            + ". Check that --config is the config the checkpoint was trained with."
+        )
 
 
-def checked_record(model: nn.Module, path: str | os.PathLike) -> CheckpointRecord:
+def checked_record(model: OSGNet, path: str | os.PathLike) -> CheckpointRecord:
     """``read_checkpoint_record`` plus the strict check against ``model`` (which may be on the meta
     device); official files get the state they never contain at its starting value."""
     record = read_checkpoint_record(path)
@@ -233,20 +254,20 @@ def checked_record(model: nn.Module, path: str | os.PathLike) -> CheckpointRecor
     return dataclasses.replace(record, state=state)
 
 
-def checked_state(model: nn.Module, path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], int | None, str]:
+def checked_state(model: OSGNet, path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], int | None, str]:
     """:func:`checked_record` as ``(state, epoch, kind)``."""
     record = checked_record(model, path)
     return record.state, record.epoch, record.kind
 
 
-def load_checkpoint_into(model: nn.Module, path: str | os.PathLike) -> int | None:
+def load_checkpoint_into(model: OSGNet, path: str | os.PathLike) -> int | None:
     """Load an official or osgnet-bench checkpoint into ``model`` strictly; returns its epoch."""
     state, epoch, _ = checked_state(model, path)
     model.load_state_dict(state)
     return epoch
 
 
-def convert_checkpoint(source: str | os.PathLike, model: nn.Module, out: str | os.PathLike) -> dict:
+def convert_checkpoint(source: str | os.PathLike, model: OSGNet, out: str | os.PathLike) -> dict:
     """Check ``source`` against ``model`` and write it in our format to ``out`` atomically.
 
     The track and config the source records (if any) are kept. Returns a summary: kind, epoch,
@@ -255,10 +276,15 @@ def convert_checkpoint(source: str | os.PathLike, model: nn.Module, out: str | o
     record = checked_record(model, source)
     state = record.state
     recorded = {key: value for key, value in (("track", record.track), ("config", record.config)) if value is not None}
-    content = with_checksum({"format": MODEL_FORMAT, "version": 1, "epoch": record.epoch, "state_dict": state,
-                             **recorded})
+    content = with_checksum(
+        {"format": MODEL_FORMAT, "version": 1, "epoch": record.epoch, "state_dict": state, **recorded}
+    )
     with atomic_writer(out, mode="wb") as handle:
         torch.save(content, handle)
     parameter_names = {name for name, _ in model.named_parameters()}
-    return {"kind": record.kind, "epoch": record.epoch, "tensors": len(state),
-            "parameters": sum(v.numel() for k, v in state.items() if k in parameter_names)}
+    return {
+        "kind": record.kind,
+        "epoch": record.epoch,
+        "tensors": len(state),
+        "parameters": sum(v.numel() for k, v in state.items() if k in parameter_names),
+    }

@@ -22,10 +22,10 @@ import os
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from osgnet_bench.errors import UserError
 from trainers.model.checkpoint import absent_from_official, read_checkpoint
+from trainers.model.osgnet import OSGNet
 
 LOADED, UNEXPECTED, MIS_SHAPED, INITIALISED, RESET = "loaded", "unexpected", "mis_shaped", "initialised", "reset"
 MAX_SHAPE_PAIRS = 3
@@ -70,8 +70,10 @@ class PartialLoadReport:
         """The human-readable report: a headline, then one line per module group and status."""
         model_tensors = sum(1 for s in self.status.values() if s not in (UNEXPECTED, RESET))
         epoch = f", epoch {self.epoch}" if self.epoch is not None else ""
-        lines = [f"init from {self.source} ({self.kind} checkpoint{epoch}): {len(self.names(LOADED))} of "
-                 f"{model_tensors} model tensors loaded ({self.loaded_values:,} of {self.model_values:,} values)"]
+        lines = [
+            f"init from {self.source} ({self.kind} checkpoint{epoch}): {len(self.names(LOADED))} of "
+            f"{model_tensors} model tensors loaded ({self.loaded_values:,} of {self.model_values:,} values)"
+        ]
         for status, heading in HEADINGS.items():
             names = self.names(status)
             if not names:
@@ -92,8 +94,14 @@ class PartialLoadReport:
         return line
 
 
-def match_state(model_state: dict[str, torch.Tensor], checkpoint: dict[str, torch.Tensor],
-                reset: set[str], source: str, kind: str = "official", epoch: int | None = None) -> PartialLoadReport:
+def match_state(
+    model_state: dict[str, torch.Tensor],
+    checkpoint: dict[str, torch.Tensor],
+    reset: set[str],
+    source: str,
+    kind: str = "official",
+    epoch: int | None = None,
+) -> PartialLoadReport:
     """Classify every name of ``model_state`` and ``checkpoint`` (no tensor is copied)."""
     report = PartialLoadReport(source, kind, epoch)
     for name, tensor in model_state.items():
@@ -112,18 +120,20 @@ def match_state(model_state: dict[str, torch.Tensor], checkpoint: dict[str, torc
             report.shapes[name] = (tuple(saved.shape), None)
             report.status[name] = UNEXPECTED
     if not report.names(LOADED):
-        raise UserError(f"{source}: no tensor of this checkpoint matches the model (by name and shape); "
-                        "it was trained for another architecture. Check --init and --config.")
+        raise UserError(
+            f"{source}: no tensor of this checkpoint matches the model (by name and shape); "
+            "it was trained for another architecture. Check --init and --config."
+        )
     return report
 
 
-def check_matching(model: nn.Module, path: str | os.PathLike) -> PartialLoadReport:
+def check_matching(model: OSGNet, path: str | os.PathLike) -> PartialLoadReport:
     """The report of loading ``path`` into ``model`` (which may be on the meta device), without loading."""
     state, epoch, kind = read_checkpoint(path)
     return match_state(model.state_dict(), state, set(absent_from_official(model)), str(path), kind, epoch)
 
 
-def load_matching(model: nn.Module, path: str | os.PathLike) -> PartialLoadReport:
+def load_matching(model: OSGNet, path: str | os.PathLike) -> PartialLoadReport:
     """Copy every tensor of ``path`` that ``model`` has with the same shape into ``model``; returns
     the report (print ``report.render()``)."""
     state, epoch, kind = read_checkpoint(path)
@@ -152,7 +162,7 @@ def group_by_module(names: list[str], status: dict[str, str]) -> dict[str, list[
     for name in names:
         parts = patterns[name]
         uniform = [depth for depth in range(1, len(parts) + 1) if len(statuses_under[parts[:depth]]) == 1]
-        prefix = ".".join(parts[:uniform[0]]) if uniform else name
+        prefix = ".".join(parts[: uniform[0]]) if uniform else name
         groups.setdefault(prefix, []).append(name)
     return groups
 

@@ -21,16 +21,22 @@ def build_on_meta(config: ModelConfig) -> OSGNet:
 def model_summary(config: ModelConfig, device: torch.device | str | None = None) -> dict:
     """A JSON-ready description of the model ``config`` builds."""
     model = build_on_meta(config)
-    components = {name: sum(p.numel() for p in child.parameters())
-                  for name, child in model.named_children() if any(True for _ in child.parameters())}
+    components = {
+        name: sum(p.numel() for p in child.parameters())
+        for name, child in model.named_children()
+        if any(True for _ in child.parameters())
+    }
     total = sum(components.values())
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return {
         "num_parameters": total,
         "inference_parameters": total - sum(components.get(name, 0) for name in TRAINING_ONLY),
         "components": components,
-        "inputs": {"video_dim": config.video_stem.in_dim, "text_dim": config.text_stem.in_dim,
-                   "object_dim": config.object_stem.in_dim},
+        "inputs": {
+            "video_dim": config.video_stem.in_dim,
+            "text_dim": config.text_stem.in_dim,
+            "object_dim": config.object_stem.in_dim,
+        },
         "embed_dim": config.embed_dim,
         "max_seq_len": config.max_seq_len,
         "pad_multiple": config.max_stride,

@@ -26,8 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-every", type=int, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    request = TrainRequest(run_dir=Path(args.run_dir), resume=args.resume, init=args.init,
-                           save_every=args.save_every, progress=not args.no_progress)
+    request = TrainRequest(
+        run_dir=Path(args.run_dir),
+        resume=args.resume,
+        init=args.init,
+        save_every=args.save_every,
+        progress=not args.no_progress,
+    )
     return run_worker(lambda: train(request, console=sys.stdout), Path(args.run_dir) / FAILURE_FILE)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from itertools import islice
+from typing import cast
 
 from torch.utils.data import Sampler
 
@@ -11,8 +12,9 @@ from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import VideoGroupedBatchSampler, VideoGroupedSampler
 
 
-def training_batches(dataset: GroundingDataset, batch_size: int, num_workers: int, seed: int,
-                     num_replicas: int = 1, rank: int = 0) -> VideoGroupedBatchSampler:
+def training_batches(
+    dataset: GroundingDataset, batch_size: int, num_workers: int, seed: int, num_replicas: int = 1, rank: int = 0
+) -> VideoGroupedBatchSampler:
     """This rank's training batches: ``batch_size`` queries of distinct videos, full batches only,
     each of the ``num_workers`` DataLoader workers serving whole videos. The order depends only on
     (seed, epoch) for a given world size, batch size and worker count; call ``set_epoch``."""
@@ -34,4 +36,4 @@ class SkipFirstBatches(Sampler[list[int]]):
         return islice(iter(self.inner), self.skip, None)
 
     def __len__(self) -> int:
-        return max(0, len(self.inner) - self.skip)
+        return max(0, len(cast(Sized, self.inner)) - self.skip)

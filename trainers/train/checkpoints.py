@@ -36,7 +36,7 @@ import random
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import torch
@@ -70,11 +70,16 @@ def checkpoint_path(run_dir: str | os.PathLike, name: str) -> Path:
 def rng_state() -> dict[str, Any]:
     """Every random generator the training loop draws from, as tensors and plain values only, so
     that a training state loads with ``torch.load(weights_only=True)``."""
-    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    name, keys, pos, has_gauss, cached_gaussian = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     state = {
         "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -86,8 +91,15 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of :func:`rng_state` (CUDA states only when CUDA is present)."""
     random.setstate(tuple(state["python"]))
     saved = state["numpy"]
-    np.random.set_state((saved["name"], saved["keys"].numpy().astype(np.uint32), saved["pos"],
-                         saved["has_gauss"], saved["cached_gaussian"]))
+    np.random.set_state(
+        (
+            saved["name"],
+            saved["keys"].numpy().astype(np.uint32),
+            saved["pos"],
+            saved["has_gauss"],
+            saved["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -109,8 +121,9 @@ def training_state_content(state: dict[str, Any]) -> dict[str, Any]:
     return with_checksum({"format": STATE_FORMAT, "version": TRAIN_STATE_VERSION, **to_cpu(state)})
 
 
-def export_content(epoch: int, ema_state: dict[str, torch.Tensor], track: str | None = None,
-                   config: dict | None = None) -> dict[str, Any]:
+def export_content(
+    epoch: int, ema_state: dict[str, torch.Tensor], track: str | None = None, config: dict | None = None
+) -> dict[str, Any]:
     """The official-layout export of EMA weights: ``{"epoch", "state_dict"}`` plus what we record."""
     recorded = {key: value for key, value in (("track", track), ("config", config)) if value is not None}
     return with_checksum({"epoch": int(epoch), "state_dict": official_state_dict(to_cpu(ema_state)), **recorded})
@@ -121,8 +134,13 @@ def save_training_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     save_file(Path(path), training_state_content(state))
 
 
-def export_official(path: str | os.PathLike, epoch: int, ema_state: dict[str, torch.Tensor],
-                    track: str | None = None, config: dict | None = None) -> None:
+def export_official(
+    path: str | os.PathLike,
+    epoch: int,
+    ema_state: dict[str, torch.Tensor],
+    track: str | None = None,
+    config: dict | None = None,
+) -> None:
     """Write EMA weights in the reference's ``{"epoch", "state_dict"}`` layout (atomically)."""
     save_file(Path(path), export_content(epoch, ema_state, track, config))
 
@@ -131,12 +149,16 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
     """Read a training-state file (checksum verified) that holds everything a resume needs."""
     content = load_checkpoint_file(path)
     if content.get("format") != STATE_FORMAT:
-        raise UserError(f"{path}: not an osgnet-bench training-state checkpoint (no 'format' marker); a run can "
-                        "only continue from a last.pt or best.pt written by `osgnet-bench train`.")
+        raise UserError(
+            f"{path}: not an osgnet-bench training-state checkpoint (no 'format' marker); a run can "
+            "only continue from a last.pt or best.pt written by `osgnet-bench train`."
+        )
     missing = [key for key in RESUME_KEYS if key not in content]
     if missing:
-        raise UserError(f"{path}: this training state lacks {', '.join(missing)}, so a run cannot continue from it "
-                        "(it is incomplete or was not written by osgnet-bench train). Use another checkpoint.")
+        raise UserError(
+            f"{path}: this training state lacks {', '.join(missing)}, so a run cannot continue from it "
+            "(it is incomplete or was not written by osgnet-bench train). Use another checkpoint."
+        )
     return content
 
 
@@ -177,8 +199,10 @@ def commit_file(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
 
 def _write_error(path: Path, exc: OSError) -> UserError:
     previous = "the previous file is intact" if path.exists() else "no file was created"
-    return UserError(f"{path}: could not be written ({exc.strerror or exc}); {previous}. Free some space (or fix the "
-                     "folder's permissions) and continue with --resume auto.")
+    return UserError(
+        f"{path}: could not be written ({exc.strerror or exc}); {previous}. Free some space (or fix the "
+        "folder's permissions) and continue with --resume auto."
+    )
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -195,8 +219,14 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def commit_save(run_dir: Path, content: dict[str, Any], epoch_end: bool, improved: bool, logger: RunLogger,
-                val_values: dict[str, Any] | None = None) -> None:
+def commit_save(
+    run_dir: Path,
+    content: dict[str, Any],
+    epoch_end: bool,
+    improved: bool,
+    logger: RunLogger,
+    val_values: dict[str, Any] | None = None,
+) -> None:
     """Write one save in the commit order of the module docstring. ``content`` is a
     :func:`training_state_content`; ``val_values`` extra fields of the ``val`` event."""
     save_file(checkpoint_path(run_dir, LAST), content)
@@ -214,8 +244,9 @@ def commit_save(run_dir: Path, content: dict[str, Any], epoch_end: bool, improve
 
 def state_export(content: dict[str, Any]) -> dict[str, Any]:
     """The official export of a training state's EMA weights (epoch: the last one trained)."""
-    return export_content(max(content["progress"]["epoch"] - 1, 0), content["ema"], content.get("track"),
-                          content.get("config"))
+    return export_content(
+        max(content["progress"]["epoch"] - 1, 0), content["ema"], content.get("track"), content.get("config")
+    )
 
 
 def summary_of(run_dir: Path, content: dict[str, Any]) -> dict[str, Any]:
@@ -223,12 +254,19 @@ def summary_of(run_dir: Path, content: dict[str, Any]) -> dict[str, Any]:
     progress = content["progress"]
     best = checkpoint_path(run_dir, BEST)
     track = content["track"]
-    return {"track": track, "epochs": progress["epoch"], "iterations": progress["iteration"],
-            "world_size": content["world_size"], "best_metric": progress["best_metric"],
-            "best_epoch": progress["best_epoch"], "ranked_by": get_track(track).rank_metric_name,
-            "last_checkpoint": str(checkpoint_path(run_dir, LAST)),
-            "best_checkpoint": str(best) if best.exists() else None, "history": progress["history"],
-            "finished": progress["epoch"] >= content["total_epochs"]}
+    return {
+        "track": track,
+        "epochs": progress["epoch"],
+        "iterations": progress["iteration"],
+        "world_size": content["world_size"],
+        "best_metric": progress["best_metric"],
+        "best_epoch": progress["best_epoch"],
+        "ranked_by": get_track(track).rank_metric_name,
+        "last_checkpoint": str(checkpoint_path(run_dir, LAST)),
+        "best_checkpoint": str(best) if best.exists() else None,
+        "history": progress["history"],
+        "finished": progress["epoch"] >= content["total_epochs"],
+    }
 
 
 def summary_text(run_dir: Path, content: dict[str, Any]) -> str:

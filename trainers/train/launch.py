@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+import torch
+
 from osgnet_bench.errors import UserError
 from osgnet_bench.paths import same_file
 from trainers.config import RunConfig, load_run_config
@@ -42,9 +44,16 @@ from trainers.train.validation import load_ground_truth
 WORKER_MODULE = "trainers.train"
 
 
-def train_session(config_path: str | os.PathLike, overrides: list[str], run_dir: Path, resume: str | None,
-                  init: str | None, save_every: int | None, options: LaunchOptions,
-                  progress: bool = True) -> dict:
+def train_session(
+    config_path: str | os.PathLike,
+    overrides: list[str],
+    run_dir: Path,
+    resume: str | None,
+    init: str | None,
+    save_every: int | None,
+    options: LaunchOptions,
+    progress: bool = True,
+) -> dict:
     """Train in ``run_dir`` (see the module docstring); returns its ``summary.json``."""
     options.check()
     if save_every is not None and save_every < 0:
@@ -99,16 +108,23 @@ def check_start(run_dir: Path, config: RunConfig, resume: str | None) -> str | N
             check_training_state(config, last)
             return resume
         if traces:
-            raise UserError(f"--resume auto: {run_dir} holds files of a run ({shown}) but no {last} to continue "
-                            "from (the run stopped before its first checkpoint, or the file was moved); nothing "
-                            "was written. Choose another --out, or move those files away to start over.")
-        raise UserError(f"--resume auto: {run_dir} holds no training run to continue (no {last}); drop --resume to "
-                        "start one.")
+            raise UserError(
+                f"--resume auto: {run_dir} holds files of a run ({shown}) but no {last} to continue "
+                "from (the run stopped before its first checkpoint, or the file was moved); nothing "
+                "was written. Choose another --out, or move those files away to start over."
+            )
+        raise UserError(
+            f"--resume auto: {run_dir} holds no training run to continue (no {last}); drop --resume to start one."
+        )
     if traces:
-        how = "pass --resume auto to continue it, or choose another --out" if resume is None else \
-            f"continuing from {resume} needs an --out of its own"
-        raise UserError(f"{run_dir} already holds a training run ({shown}); nothing was written. To keep it intact, "
-                        f"{how}.")
+        how = (
+            "pass --resume auto to continue it, or choose another --out"
+            if resume is None
+            else f"continuing from {resume} needs an --out of its own"
+        )
+        raise UserError(
+            f"{run_dir} already holds a training run ({shown}); nothing was written. To keep it intact, {how}."
+        )
     if resume is not None:
         check_training_state(config, resume)
     return resume
@@ -128,9 +144,11 @@ def check_class_table(config: RunConfig, dataset: GroundingDataset) -> None:
     """The class-name embeddings must be as wide as the object stem's input."""
     table = dataset.sources.class_table
     expected = config.model.object_stem.in_dim
-    if table is not None and int(table.shape[1]) != expected:
-        raise UserError(f"the class-name table {config.dataset.classname_feat_dir} holds {int(table.shape[1])}-d "
-                        f"embeddings but model.obj_encoder_cfg[0].layer_cfg.n_in is {expected}.")
+    if isinstance(table, torch.Tensor) and int(table.shape[1]) != expected:
+        raise UserError(
+            f"the class-name table {config.dataset.classname_feat_dir} holds {int(table.shape[1])}-d "
+            f"embeddings but model.obj_encoder_cfg[0].layer_cfg.n_in is {expected}."
+        )
 
 
 def check_init_weights(config: RunConfig, path: str | os.PathLike) -> None:
@@ -140,11 +158,15 @@ def check_init_weights(config: RunConfig, path: str | os.PathLike) -> None:
     report = check_matching(build_on_meta(config.model), path)
     mis_shaped = report.names(MIS_SHAPED)
     if mis_shaped:
-        listed = ", ".join(f"{name} (checkpoint {report.shapes[name][0]}, model {report.shapes[name][1]})"
-                           for name in mis_shaped[:MAX_LISTED])
+        listed = ", ".join(
+            f"{name} (checkpoint {report.shapes[name][0]}, model {report.shapes[name][1]})"
+            for name in mis_shaped[:MAX_LISTED]
+        )
         more = f" and {len(mis_shaped) - MAX_LISTED} more" if len(mis_shaped) > MAX_LISTED else ""
-        raise UserError(f"{path}: checkpoint does not match the model config; {len(mis_shaped)} tensor(s) have "
-                        f"another shape: {listed}{more}. Check that --config describes the model to start from.")
+        raise UserError(
+            f"{path}: checkpoint does not match the model config; {len(mis_shaped)} tensor(s) have "
+            f"another shape: {listed}{more}. Check that --config describes the model to start from."
+        )
 
 
 def check_training_state(config: RunConfig, path: str | os.PathLike) -> None:

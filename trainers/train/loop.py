@@ -117,7 +117,9 @@ class Trainer:
     which the launcher sends to its console).
     """
 
-    def __init__(self, config: RunConfig, request: TrainRequest, ctx: DistContext, console: IO[str] | None = None) -> None:
+    def __init__(
+        self, config: RunConfig, request: TrainRequest, ctx: DistContext, console: IO[str] | None = None
+    ) -> None:
         self.config = config
         self.request = request
         self.ctx = ctx
@@ -142,15 +144,19 @@ class Trainer:
         if source is not None:
             self.resume_from(source)
         # one wrapper for the whole run; the VTM and object branches can sit idle for a batch
-        self.ddp = (DistributedDataParallel(self.model, find_unused_parameters=True)
-                    if ctx.distributed else self.model)
+        self.ddp = DistributedDataParallel(self.model, find_unused_parameters=True) if ctx.distributed else self.model
         if init_report is not None:
             if ctx.is_main and request.progress:
                 tqdm.write(init_report.render(), file=self.console)
             self.logger.event("init", 0, source=str(request.init), **init_report.counts())
         if source is not None:
-            self.logger.event("resume", self.progress.iteration, source=str(source), epoch=self.progress.epoch,
-                              restart=restart_count())
+            self.logger.event(
+                "resume",
+                self.progress.iteration,
+                source=str(source),
+                epoch=self.progress.epoch,
+                restart=restart_count(),
+            )
 
     def _open_data(self) -> None:
         """Training set and its batch sampler, validation set, track and ground truth."""
@@ -160,12 +166,20 @@ class Trainer:
         self.val_set = open_inference_dataset(config.dataset, val_records, val_source)
         self.track = resolve_track(config.track_name, self.val_set.records)
         self.gt_records, self.gt_source = load_ground_truth(config.dataset, self.track)
-        self.batch_sampler = training_batches(self.train_set, self.batch_size, config.loader.num_workers,
-                                              config.seed, num_replicas=ctx.world_size, rank=ctx.rank)
+        self.batch_sampler = training_batches(
+            self.train_set,
+            self.batch_size,
+            config.loader.num_workers,
+            config.seed,
+            num_replicas=ctx.world_size,
+            rank=ctx.rank,
+        )
         self.iters_per_epoch = len(self.batch_sampler)
         if self.iters_per_epoch == 0:
-            raise UserError(f"{config.dataset.train_jsonl_file}: {len(self.train_set)} training queries give no full "
-                            f"batch of {self.batch_size} per process over {ctx.world_size} process(es).")
+            raise UserError(
+                f"{config.dataset.train_jsonl_file}: {len(self.train_set)} training queries give no full "
+                f"batch of {self.batch_size} per process over {ctx.world_size} process(es)."
+            )
 
     def _make_optimisation(self) -> None:
         """AdamW (lr scaled by the world size when ``trainer.scale_lr``) and the per-iteration schedule."""
@@ -173,8 +187,11 @@ class Trainer:
         scale = self.ctx.world_size if self.config.trainer.scale_lr else 1
         self.optimizer = make_optimizer(self.model, optim, lr_scale=scale)
         self.schedule = WarmupCosineSchedule(
-            self.optimizer, optim.warmup_epochs * self.iters_per_epoch,
-            (optim.epochs + optim.warmup_epochs) * self.iters_per_epoch, optim.eta_min)
+            self.optimizer,
+            optim.warmup_epochs * self.iters_per_epoch,
+            (optim.epochs + optim.warmup_epochs) * self.iters_per_epoch,
+            optim.eta_min,
+        )
 
     def resume_from(self, path: Path) -> None:
         """Restore weights, EMA, optimiser, schedule, counters and RNG states from ``path``. When
@@ -205,13 +222,14 @@ class Trainer:
                 metrics, rate = self.validate(epoch) if epoch >= self.config.val_start_epoch else (None, None)
                 self.progress.epoch = epoch + 1
                 self.progress.epoch_iteration = 0
-                improved = metrics is not None and (self.progress.best_metric is None
-                                                    or metrics["rank_metric"] > self.progress.best_metric)
+                metric = None if metrics is None else metrics["rank_metric"]
+                improved = metric is not None and (
+                    self.progress.best_metric is None or metric > self.progress.best_metric
+                )
                 if improved:
-                    self.progress.best_metric = metrics["rank_metric"]
+                    self.progress.best_metric = metric
                     self.progress.best_epoch = epoch
-                self.progress.history.append({"epoch": epoch, "iteration": self.progress.iteration,
-                                              "metrics": metrics})
+                self.progress.history.append({"epoch": epoch, "iteration": self.progress.iteration, "metrics": metrics})
                 self.save(epoch_end=True, improved=improved, val_values={"queries_per_s": rate})
         finally:
             self.logger.close()
@@ -224,16 +242,28 @@ class Trainer:
         self.train_set.set_epoch(epoch)
         batches = SkipFirstBatches(self.batch_sampler, self.progress.epoch_iteration)
         generator = torch.Generator().manual_seed(self.config.seed + 1000003 * epoch + self.ctx.rank)
-        return DataLoader(self.train_set, batch_sampler=batches, num_workers=self.config.loader.num_workers,
-                          collate_fn=collate_samples, worker_init_fn=seed_worker, generator=generator)
+        return DataLoader(
+            self.train_set,
+            batch_sampler=batches,
+            num_workers=self.config.loader.num_workers,
+            collate_fn=collate_samples,
+            worker_init_fn=seed_worker,
+            generator=generator,
+        )
 
     def train_epoch(self, epoch: int) -> None:
         self.ddp.train()
         started, steps = time.perf_counter(), 0
         # closed on the way out, an error too: a message after the bar starts on a line of its own
-        with tqdm(total=self.iters_per_epoch, initial=self.progress.epoch_iteration, file=self.console,
-                  desc=f"epoch {epoch + 1}/{self.total_epochs}", unit="it", dynamic_ncols=True,
-                  disable=not (self.request.progress and self.ctx.is_main)) as bar:
+        with tqdm(
+            total=self.iters_per_epoch,
+            initial=self.progress.epoch_iteration,
+            file=self.console,
+            desc=f"epoch {epoch + 1}/{self.total_epochs}",
+            unit="it",
+            dynamic_ncols=True,
+            disable=not (self.request.progress and self.ctx.is_main),
+        ) as bar:
             for batch in self.loader(epoch):
                 faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
                 values = self.step(batch)
@@ -241,14 +271,28 @@ class Trainer:
                 steps += 1
                 rate = steps * self.batch_size * self.ctx.world_size / (time.perf_counter() - started)
                 bar.update(1)
-                bar.set_postfix(loss=f"{values['final_loss']:.4f}", lr=f"{self.schedule.current_lrs()[0]:.2e}",
-                                samples_per_s=f"{rate:.1f}")
-                if self.progress.iteration % self.config.trainer.log_every == 0 or \
-                        self.progress.epoch_iteration == self.iters_per_epoch:
-                    self.logger.event("train", self.progress.iteration, epoch=epoch, samples_per_s=rate,
-                                      lr=self.schedule.current_lrs()[0], **values)
-                if self.save_every and self.progress.iteration % self.save_every == 0 \
-                        and self.progress.epoch_iteration < self.iters_per_epoch:
+                bar.set_postfix(
+                    loss=f"{values['final_loss']:.4f}",
+                    lr=f"{self.schedule.current_lrs()[0]:.2e}",
+                    samples_per_s=f"{rate:.1f}",
+                )
+                if (
+                    self.progress.iteration % self.config.trainer.log_every == 0
+                    or self.progress.epoch_iteration == self.iters_per_epoch
+                ):
+                    self.logger.event(
+                        "train",
+                        self.progress.iteration,
+                        epoch=epoch,
+                        samples_per_s=rate,
+                        lr=self.schedule.current_lrs()[0],
+                        **values,
+                    )
+                if (
+                    self.save_every
+                    and self.progress.iteration % self.save_every == 0
+                    and self.progress.epoch_iteration < self.iters_per_epoch
+                ):
                     self.save(epoch_end=False, improved=False)
 
     def step(self, batch: list) -> dict[str, float]:
@@ -260,12 +304,14 @@ class Trainer:
                 f"the training loss became non-finite at iteration {self.progress.iteration + 1} "
                 f"(epoch {self.progress.epoch + 1}): {values}. Training stopped; the last good checkpoint "
                 f"{checkpoint_path(self.run_dir, LAST)} (if any) is intact. Lower opt.learning_rate "
-                "or check the features for NaN values.")
+                "or check the features for NaN values."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         losses["final_loss"].backward()
         if self.config.clip_grad_l2norm > 0:
-            values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                                      self.config.clip_grad_l2norm))
+            values["grad_norm"] = float(
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_l2norm)
+            )
         self.optimizer.step()
         self.schedule.step()
         self.ema.update(self.model)
@@ -289,13 +335,22 @@ class Trainer:
 
     def training_state(self, epoch_end: bool, rngs: list[dict[str, Any]]) -> dict[str, Any]:
         """Everything a resume restores, and what the run directory's other files are made from."""
-        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "epoch": self.progress.epoch, "iteration": self.progress.iteration,
-                "epoch_iteration": self.progress.epoch_iteration, "progress": vars(self.progress),
-                "rng": rngs, "world_size": self.ctx.world_size, "config": self.config.document,
-                "track": self.track.name, "total_epochs": self.total_epochs,
-                "metrics": self.progress.history[-1]["metrics"] if epoch_end else None}
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "epoch": self.progress.epoch,
+            "iteration": self.progress.iteration,
+            "epoch_iteration": self.progress.epoch_iteration,
+            "progress": vars(self.progress),
+            "rng": rngs,
+            "world_size": self.ctx.world_size,
+            "config": self.config.document,
+            "track": self.track.name,
+            "total_epochs": self.total_epochs,
+            "metrics": self.progress.history[-1]["metrics"] if epoch_end else None,
+        }
 
     def save(self, epoch_end: bool, improved: bool, val_values: dict[str, Any] | None = None) -> None:
         """Commit ``last.pt`` (and at epoch ends the exports, ``best.pt`` when ``improved``, the

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
 from trainers.config import OptimConfig
 
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 DECAYED_MODULES = (nn.Linear, nn.Conv1d, nn.Embedding, nn.MultiheadAttention)
 
 BETAS = (0.9, 0.999)
@@ -66,19 +68,22 @@ def parameter_groups(model: nn.Module, cfg: OptimConfig, lr_scale: float = 1.0) 
     result = []
     for (decayed, is_backbone), params in sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1])):
         lr = cfg.learning_rate * lr_scale * (cfg.backbone_lr_weight if is_backbone else 1.0)
-        result.append({
-            "params": params,
-            "weight_decay": cfg.weight_decay if decayed else 0.0,
-            "lr": lr,
-            "initial_lr": lr,
-        })
+        result.append(
+            {
+                "params": params,
+                "weight_decay": cfg.weight_decay if decayed else 0.0,
+                "lr": lr,
+                "initial_lr": lr,
+            }
+        )
     return result
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, lr_scale: float = 1.0) -> torch.optim.AdamW:
     """AdamW (betas 0.9/0.999, eps 1e-8) over :func:`parameter_groups`."""
-    return torch.optim.AdamW(parameter_groups(model, cfg, lr_scale), lr=cfg.learning_rate * lr_scale, betas=BETAS,
-                             eps=EPS)
+    return torch.optim.AdamW(
+        parameter_groups(model, cfg, lr_scale), lr=cfg.learning_rate * lr_scale, betas=BETAS, eps=EPS
+    )
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, base_lr: float, eta_min: float) -> float:
@@ -98,8 +103,9 @@ class WarmupCosineSchedule:
     Its state is one integer, so resuming restores the exact lr sequence.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
-                 eta_min: float = 1e-8) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, eta_min: float = 1e-8
+    ) -> None:
         self.optimizer = optimizer
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
@@ -117,8 +123,12 @@ class WarmupCosineSchedule:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
-        return {"steps_taken": self.steps_taken, "warmup_steps": self.warmup_steps,
-                "total_steps": self.total_steps, "eta_min": self.eta_min}
+        return {
+            "steps_taken": self.steps_taken,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "eta_min": self.eta_min,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.steps_taken = int(state["steps_taken"])
@@ -131,12 +141,12 @@ class WarmupCosineSchedule:
             )
 
 
-class ModelEma:
+class ModelEma(Generic[ModuleT]):
     """Holds an eval-mode copy of ``model`` whose weights trail the training weights."""
 
-    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+    def __init__(self, model: ModuleT, decay: float = 0.999) -> None:
         self.decay = decay
-        self.module = copy.deepcopy(model).eval()
+        self.module: ModuleT = copy.deepcopy(model).eval()
         for param in self.module.parameters():
             param.requires_grad_(False)
 

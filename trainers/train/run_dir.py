@@ -62,8 +62,9 @@ def run_traces(run_dir: Path, config_document: dict | None = None) -> list[str]:
     traces = []
     checkpoints = run_dir / CHECKPOINT_DIR
     if checkpoints.is_dir():
-        traces += [f"{CHECKPOINT_DIR}/{path.name}" for path in checkpoints.iterdir()
-                   if not path.match(TEMPORARY_PATTERN)]
+        traces += [
+            f"{CHECKPOINT_DIR}/{path.name}" for path in checkpoints.iterdir() if not path.match(TEMPORARY_PATTERN)
+        ]
     traces += [name for name in (SUMMARY, LOG_FILE) if (run_dir / name).exists()]
     tensorboard = run_dir / TENSORBOARD_DIR
     if tensorboard.is_dir() and any(tensorboard.iterdir()):
@@ -130,8 +131,10 @@ def _make_dir(run_dir: Path) -> Path:
     except FileExistsError:
         raise UserError(f"--out {run_dir} is a file; --out names the run directory. Choose a directory.") from None
     except OSError as exc:
-        raise UserError(f"--out {run_dir}: the run directory cannot be created ({exc.strerror or exc}). Choose a "
-                        "directory you can write to.") from None
+        raise UserError(
+            f"--out {run_dir}: the run directory cannot be created ({exc.strerror or exc}). Choose a "
+            "directory you can write to."
+        ) from None
     if not run_dir.is_dir():
         raise UserError(f"--out {run_dir} is not a directory; --out names the run directory.")
     return run_dir
@@ -143,16 +146,20 @@ def _acquire(run_dir: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
     except OSError as exc:
-        raise UserError(f"--out {run_dir}: the run directory is not writable ({exc.strerror or exc}); nothing was "
-                        "written. Choose a directory you can write to.") from None
+        raise UserError(
+            f"--out {run_dir}: the run directory is not writable ({exc.strerror or exc}); nothing was "
+            "written. Choose a directory you can write to."
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         holder = _read_holder(fd)
         os.close(fd)
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise UserError(f"{run_dir} is in use by another osgnet-bench run ({holder}); two runs must not write "
-                            "one directory. Wait for it to finish (or stop it), or choose another --out.") from None
+            raise UserError(
+                f"{run_dir} is in use by another osgnet-bench run ({holder}); two runs must not write "
+                "one directory. Wait for it to finish (or stop it), or choose another --out."
+            ) from None
         raise UserError(f"{path}: the run directory cannot be locked ({exc.strerror or exc}).") from None
     try:
         os.ftruncate(fd, 0)
@@ -210,8 +217,10 @@ def append_event(path: Path, row: dict[str, Any]) -> None:
             handle.write(line)
             handle.flush()
     except OSError as exc:
-        raise UserError(f"{path}: the run's log cannot be written ({exc.strerror or exc}); the checkpoints are "
-                        "intact. Free some space and continue with --resume auto.") from None
+        raise UserError(
+            f"{path}: the run's log cannot be written ({exc.strerror or exc}); the checkpoints are "
+            "intact. Free some space and continue with --resume auto."
+        ) from None
     faults.point("save.after_append", name=path.name)
 
 

@@ -35,11 +35,13 @@ def ground_truth_path(config: DatasetConfig) -> str:
     return str(path)
 
 
-def score(predictions: Sequence[Prediction], gt_records: Sequence[QueryRecord], track: Track,
-          gt_source: str) -> dict[str, float]:
+def score(
+    predictions: Sequence[Prediction], gt_records: Sequence[QueryRecord], track: Track, gt_source: str
+) -> dict[str, float]:
     """The official metrics (``R{k}@{t}``, ``mIoU``, ``rank_metric``) of ``predictions``."""
-    return dict(evaluate(gt_records, predictions, track, gt_source=gt_source,
-                         pred_source="validation predictions").metrics)
+    return dict(
+        evaluate(gt_records, predictions, track, gt_source=gt_source, pred_source="validation predictions").metrics
+    )
 
 
 def load_ground_truth(config: DatasetConfig, track: Track) -> tuple[list[QueryRecord], str]:
