@@ -62,7 +62,7 @@ def train_session(
         raise UserError("--resume continues a run and --init starts a new one from weights; give only one.")
     config = load_run_config(config_path, overrides)
     check_device(config.trainer.device, config.source)
-    with locked_run_dir(run_dir) as lock:
+    with locked_run_dir(run_dir, shared=options.rdzv_endpoint is not None) as lock:
         remove_temporary_files(run_dir)
         resume = check_start(run_dir, config, resume)
         if init is not None:

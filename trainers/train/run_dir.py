@@ -19,7 +19,7 @@ Rules:
 * **One writer**: the launcher takes an exclusive OS lock (``flock``) on ``.lock`` before writing
   anything and holds it for the life of the run, workers included. The OS drops it when the
   holder dies, so a crash never leaves a stale lock; a second run is refused, naming the holder's
-  pid.
+  pid and host. The launchers of one multi-node job share the lock.
 * **Temporary files** (``.NAME.XXXXXXXX.tmp``) left by a save that was killed are removed on the
   next start, under the lock.
 """
@@ -30,6 +30,7 @@ import errno
 import fcntl
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,10 +105,15 @@ def remove_temporary_files(run_dir: Path) -> list[Path]:
 
 
 @contextmanager
-def locked_run_dir(run_dir: Path) -> Iterator[int]:
-    """Hold the exclusive lock of ``run_dir`` (created if needed) inside the block; yields the lock
-    file's descriptor (pass it to child processes that must keep the lock). Taking it again in the
-    same process is allowed (nested blocks share the lock)."""
+def locked_run_dir(run_dir: Path, shared: bool = False) -> Iterator[int]:
+    """Hold the lock of ``run_dir`` (created if needed) inside the block; yields the lock file's
+    descriptor (pass it to child processes that must keep the lock). Taking it again in the same
+    process is allowed (nested blocks share the lock).
+
+    ``shared``: the launchers of one multi-node job (one per node, all given the same ``--out`` on
+    a shared filesystem) hold it together; a run on one node is still refused while they do, and
+    they while it does.
+    """
     key = _make_dir(run_dir).resolve()
     if key in _held:
         _held[key][1] += 1
@@ -116,7 +122,7 @@ def locked_run_dir(run_dir: Path) -> Iterator[int]:
         finally:
             _held[key][1] -= 1
         return
-    fd = _acquire(run_dir)
+    fd = _acquire(run_dir, shared)
     _held[key] = [fd, 1]
     try:
         yield fd
@@ -140,8 +146,8 @@ def _make_dir(run_dir: Path) -> Path:
     return run_dir
 
 
-def _acquire(run_dir: Path) -> int:
-    """Open and lock ``run_dir/.lock``, write this pid into it; a held lock is a ``UserError``."""
+def _acquire(run_dir: Path, shared: bool) -> int:
+    """Open and lock ``run_dir/.lock``, write this pid and host into it; a held lock is a ``UserError``."""
     path = run_dir / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
@@ -151,7 +157,7 @@ def _acquire(run_dir: Path) -> int:
             "written. Choose a directory you can write to."
         ) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:
         holder = _read_holder(fd)
         os.close(fd)
@@ -163,7 +169,7 @@ def _acquire(run_dir: Path) -> int:
         raise UserError(f"{path}: the run directory cannot be locked ({exc.strerror or exc}).") from None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
     except OSError as exc:
         os.close(fd)
         raise UserError(f"{path}: cannot be written ({exc.strerror or exc}); nothing else was written.") from None
@@ -171,11 +177,14 @@ def _acquire(run_dir: Path) -> int:
 
 
 def _read_holder(fd: int) -> str:
+    """``pid N on HOST`` as the holder wrote it into the lock file."""
     try:
-        pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        pid, _, host = os.pread(fd, 300, 0).decode("utf-8", "replace").strip().partition(" ")
     except OSError:
-        pid = ""
-    return f"pid {pid}" if pid.isdigit() else "pid unknown"
+        pid, host = "", ""
+    if not pid.isdigit():
+        return "pid unknown"
+    return f"pid {pid} on {host}" if host else f"pid {pid}"
 
 
 class RunLogger:
