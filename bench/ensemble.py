@@ -72,6 +72,7 @@ def oracle(files: list[list[Prediction]], config: EnsembleConfig) -> dict:
     per_query: dict = {}
     for model, predictions in enumerate(files):
         for prediction in predictions:
+            assert prediction.scores is not None, "the synthetic files have scores"
             pairs = zip(prediction.windows.tolist(), prediction.scores.tolist(), strict=True)
             triples = [[start, end, score] for (start, end), score in pairs]
             per_query.setdefault(prediction.key, [[] for _ in files])[model] = triples[: config.windows_needed]

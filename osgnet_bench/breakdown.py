@@ -14,7 +14,7 @@ NO_TEMPLATE = "(no template)"
 def length_labels(edges: Sequence[float]) -> list[str]:
     """Bucket names for edges ``(2, 5)``: ``["<2s", "2-5s", ">=5s"]``."""
     shown = [f"{edge:g}" for edge in edges]
-    middle = [f"{low}-{high}s" for low, high in zip(shown, shown[1:])]
+    middle = [f"{low}-{high}s" for low, high in zip(shown, shown[1:], strict=False)]
     return [f"<{shown[0]}s", *middle, f">={shown[-1]}s"]
 
 
@@ -51,6 +51,6 @@ def check_edges(edges: Sequence[float]) -> str | None:
         return "give at least one edge"
     if any(not math.isfinite(edge) or edge <= 0 for edge in edges):
         return "every edge must be a positive number of seconds"
-    if any(high <= low for low, high in zip(edges, edges[1:])):
+    if any(high <= low for low, high in zip(edges, edges[1:], strict=False)):
         return "edges must be increasing"
     return None

@@ -117,9 +117,10 @@ def compare_runs(
         results.append(result)
         curves.append(score_vectorised(matched.pred_windows, matched.gt_windows, curve_spec).recall)
         for slot, (_, _, groups, labels) in enumerate(groupings):
-            group_values[slot].append(
-                _group_metric(keys, matched.pred_windows, matched.gt_windows, groups, labels, spec, track, breakdown_metric)
+            metric = _group_metric(
+                keys, matched.pred_windows, matched.gt_windows, groups, labels, spec, track, breakdown_metric
             )
+            group_values[slot].append(metric)
     breakdowns = [
         GroupTable(name, title, breakdown_metric, labels, _sizes(groups, labels), values)
         for (name, title, groups, labels), values in zip(groupings, group_values, strict=True)

@@ -154,12 +154,13 @@ def _render_csv(comparison: Comparison) -> str:
         for label in table.labels:
             values = [run_values[label] for run_values in table.values]
             best = best_runs(values)
-            for index, value in enumerate(values):
-                delta = None if value is None or values[base] is None else value - values[base]
+            for index, cell in enumerate(values):
+                base_cell = values[base]
+                cell_delta = None if cell is None or base_cell is None else cell - base_cell
                 name = comparison.names[index]
                 writer.writerow(
                     [table.name, label, table.sizes[label], name, table.metric]
-                    + [_csv_number(value), _csv_number(delta), index in best]
+                    + [_csv_number(cell), _csv_number(cell_delta), index in best]
                 )
     return buffer.getvalue().rstrip("\n")
 

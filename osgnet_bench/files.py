@@ -88,15 +88,15 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
 def _standard_library_reading(text: str | bytes) -> Any:
     """The standard library's reading of a text orjson refused: the value (when the text only has
     ``NaN``/``Infinity`` or an over-long number) or a located ``JsonSyntaxError``."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = text.count(b"\n", 0, exc.start) + 1
-            column = exc.start - text.rfind(b"\n", 0, exc.start)
-            raise JsonSyntaxError(f"not UTF-8 text (byte {exc.start})", line, column) from None
     try:
-        return json.loads(text, parse_int=_json_integer)
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError as exc:
+        data = exc.object
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise JsonSyntaxError(f"not UTF-8 text (byte {exc.start})", line, column) from None
+    try:
+        return json.loads(decoded, parse_int=_json_integer)
     except json.JSONDecodeError as exc:
         raise JsonSyntaxError(exc.msg, exc.lineno, exc.colno, several_values=exc.msg == "Extra data") from None
     except RecursionError:

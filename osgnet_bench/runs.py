@@ -57,7 +57,7 @@ def load_runs(
     if len(set(paths)) != len(paths):
         repeated = sorted(path for path, count in Counter(paths).items() if count > 1)
         raise UserError(f"run {repeated[0]!r} is given more than once; give each run once.")
-    runs = []
+    runs: list[Run] = []
     for name, path in zip(run_names(paths), paths, strict=True):
         source = path
         if is_checkpoint(path):

@@ -60,7 +60,7 @@ def centre_clusters(proposals: list[Triple], gap: float) -> list[list[float]]:
             middle = members[half]
         else:
             middle = members[half] if members[half][2] > members[half - 1][2] else members[half - 1]
-        merged.append([(a + b) / 2 for a, b in zip(middle, best)] + [total])
+        merged.append([(a + b) / 2 for a, b in zip(middle, best, strict=True)] + [total])
     return sorted(merged, key=lambda proposal: proposal[3], reverse=True)
 
 

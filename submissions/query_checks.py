@@ -205,8 +205,9 @@ class _KnownQueries:
 def _entry_key(entry: dict) -> QueryKey | None:
     """The entry's query key, or None when a uid or the index is missing or malformed."""
     clip_uid, annotation_uid, query_idx = (entry.get(k) for k in ("clip_uid", "annotation_uid", "query_idx"))
-    uids_ok = isinstance(clip_uid, str) and isinstance(annotation_uid, str) and clip_uid and annotation_uid
-    if uids_ok and is_json_integer(query_idx) and query_idx >= 0:
+    if not (isinstance(clip_uid, str) and isinstance(annotation_uid, str) and clip_uid and annotation_uid):
+        return None
+    if isinstance(query_idx, int) and is_json_integer(query_idx) and query_idx >= 0:
         return (clip_uid, annotation_uid, query_idx)
     return None
 

@@ -95,7 +95,7 @@ def schema_name(track: Track) -> str:
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """A schema shipped as package data, parsed."""
-    return json.loads(resources.files("submissions").joinpath("schemas", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("submissions").joinpath("schemas").joinpath(name).read_text(encoding="utf-8"))
 
 
 def schema_problems(data: Any, track: Track) -> Iterator[Problem]:
@@ -135,7 +135,8 @@ def _describe_schema_error(error: ValidationError, data: Any) -> Problem:
     """Turn a jsonschema error into a problem whose message says what to write instead."""
     location = tuple(error.absolute_path)
     if error.validator == "type":
-        return _describe_type_error(error.validator_value, error.instance, location, data)
+        expected: Any = error.validator_value  # jsonschema's stubs allow an unset value
+        return _describe_type_error(expected, error.instance, location, data)
     kind, message = _explain_schema_error(error, location)
     return Problem(Severity.ERROR, kind, location, message)
 
@@ -143,13 +144,15 @@ def _describe_schema_error(error: ValidationError, data: Any) -> Problem:
 def _explain_schema_error(error: ValidationError, location: tuple[PathPart, ...]) -> tuple[str, str]:
     """``(kind, message)`` for any schema error except a wrong type."""
     name = _field_name(location)
-    instance = error.instance
+    instance: Any = error.instance
     keyword = error.validator
+    required: Any = error.validator_value  # jsonschema's stubs allow an unset value
+    schema: Any = error.schema
     if keyword == "required":
-        missing = [key for key in error.validator_value if key not in instance]
+        missing = [key for key in required if key not in instance]
         return "missing-key", f"missing key{'s' if len(missing) > 1 else ''} {_quoted(missing)}"
     if keyword == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(schema.get("properties", {}))
         unknown = [key for key in instance if key not in allowed]
         return "unknown-key", (
             f"unknown key{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}; "

@@ -28,10 +28,7 @@ def read_video_durations(
     path: str | os.PathLike, groups_path: str | os.PathLike | None = None
 ) -> dict[str, Number]:
     """``{video_uid: seconds}`` from ``path``, plus ``grp-`` sums when ``groups_path`` is given."""
-    if looks_like_jsonl(path):
-        durations = _from_jsonl(path)
-    else:
-        durations = _from_json(read_json(path), str(path))
+    durations = _from_jsonl(path) if looks_like_jsonl(path) else _from_json(read_json(path), str(path))
     if groups_path is not None:
         durations.update(read_group_durations(groups_path, durations))
     return durations

@@ -35,7 +35,7 @@ def command() -> None:
               help="GoalStep test only: video durations from a jsonl, ego4d.json or {video_uid: seconds}.")
 @click.option("--video-groups", "groups_path", type=EXISTING_FILE, default=None,
               help="GoalStep test only: goalstep_video_groups.tsv, to sum grp- video durations.")
-def annotations(
+def annotations_command(
     track_name: str,
     raw_path: Path,
     out_path: Path,

@@ -50,8 +50,9 @@ def command(
 ) -> None:
     """Check FILE against the EvalAI submission format; exit 1 when it has errors (warnings pass)."""
     track = get_track(track_name)
-    queries = load_annotations(gt_path, track, split=split) if gt_path else None
-    if queries is not None:
+    queries = None
+    if gt_path is not None:
+        queries = load_annotations(gt_path, track, split=split)
         index_records(queries, gt_path)  # a query listed twice is the GT file's fault: name it
     report = validate_submission_file(file, track, queries, challenge)
     if output_format == "json":

@@ -25,7 +25,7 @@ def score_loop(
     """Recall and mIoU of N queries; same inputs and result as ``score_vectorised``."""
     if len(pred_windows) == 0:
         raise ValueError("no queries to score")
-    hits = {key: 0 for key in spec.recall_keys}
+    hits = dict.fromkeys(spec.recall_keys, 0)
     miou_terms = []
     for pred, gt in zip(pred_windows, gt_windows, strict=True):
         gt_pairs = _pairs(gt)

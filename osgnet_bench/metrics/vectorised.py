@@ -36,7 +36,7 @@ def score_vectorised(
     if len(pred_windows) == 0:
         raise ValueError("no queries to score")
     num = len(pred_windows)
-    hits = {key: 0 for key in spec.recall_keys}
+    hits = dict.fromkeys(spec.recall_keys, 0)
     miou_terms = []
     for begin in range(0, num, chunk):
         best_per_rank, top1_terms = _chunk_ious(
