@@ -193,7 +193,7 @@ def _finite_float64(values: list) -> np.ndarray | None:
     """float64 [n] of ``values`` when every one is a finite int or float (not a bool), else ``None``."""
     if not set(map(type, values)) <= {int, float}:
         return None
-    array = np.array(values, dtype=np.float64)
+    array = np.fromiter(values, np.float64, len(values))
     return array if np.isfinite(array).all() else None
 
 
