@@ -30,6 +30,10 @@ from osgnet_bench.files import JsonSyntaxError, atomic_writer, describe_json, li
 # Keys of an EvalAI submission's top level besides 'results': a JSON object with one of them is a
 # submission (and needs 'results'), not a one-line predictions file.
 SUBMISSION_HEADER = frozenset({"version", "challenge"})
+# What a parsed JSON value that is not a number was written as, for error messages.
+JSON_KIND_NAMES: dict[type, str] = {
+    bool: "true/false", type(None): "null", str: "a string", list: "a list", dict: "an object"
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +205,7 @@ def _refuse_numbers(window_numbers: list, score_numbers: list, windows_where: st
     """The ``UserError`` for windows or scores that are not all finite JSON numbers (windows first)."""
     for values, where in ((window_numbers, windows_where), (score_numbers, scores_where)):
         kinds = set(map(type, values)) - {int, float}
-        found = ", ".join(sorted("true/false" if kind is bool else f"a {kind.__name__}" for kind in kinds))
+        found = ", ".join(sorted(JSON_KIND_NAMES.get(kind, kind.__name__) for kind in kinds))
         if found and where == windows_where:
             raise UserError(f"{where}: every window must be a list of numbers [start, end] (found {found}).")
         if found:

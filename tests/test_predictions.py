@@ -178,3 +178,41 @@ def test_nested_list_among_scores_is_a_clear_error(tmp_path):
     path.write_text('{"query_id": "a_0", "video_id": "v", "windows": [[0, 1], [2, 3]], "scores": [0.5, [1]]}\n')
     with pytest.raises(UserError, match="line 1.*scores.*finite numbers"):
         read_predictions(path)
+
+
+@pytest.mark.parametrize(
+    ("windows", "scores", "message"),
+    [
+        ([[True, 5.0]], None, "'windows': every window must be a list of numbers [start, end] (found true/false)"),
+        ([[0.0, 1.0], "ab"], None, "'windows': every window must be a list of numbers [start, end] (found a string)"),
+        ([[0.0, 1.0], 7], None, "'windows': every window must be a list of numbers [start, end]"),
+        ([[0.0, None]], None, "(found null)"),
+        ([[0.0, 1.0]], [False], "'scores': must be a list of finite numbers (found true/false)"),
+        ([[0.0, 1.0]], ["0.5"], "'scores': must be a list of finite numbers (found a string)"),
+    ],
+)
+def test_values_that_are_not_numbers_are_named(tmp_path, windows, scores, message):
+    row = {"query_id": "a_0", "video_id": "c", "windows": windows, **({"scores": scores} if scores else {})}
+    path = write_lines(tmp_path / "pred.jsonl", [{"query_id": "a_1", "video_id": "c", "windows": [[0, 1]]}, row])
+    with pytest.raises(UserError) as info:
+        read_predictions(path)
+    assert f"{path}: line 2: " in str(info.value) and message in str(info.value)
+
+
+def test_windows_with_scores_inside_are_contiguous_pairs(tmp_path):
+    path = write_lines(tmp_path / "pred.jsonl", [
+        {"query_id": "a_0", "video_id": "c", "windows": [[1, 2, 0.9], [3, 4, 0.1]]},
+        {"query_id": "a_1", "video_id": "c", "windows": [[5, 6]], "scores": [1]},
+    ])
+    first, second = read_predictions(path)
+    assert first.windows.tolist() == [[1.0, 2.0], [3.0, 4.0]] and first.windows.flags.c_contiguous
+    assert second.scores.dtype == np.float64 and second.scores.tolist() == [1.0]
+
+
+def test_line_ends_and_line_separators_inside_strings(tmp_path):
+    rows = [{"query_id": "a_0", "video_id": "clip\u2028one", "windows": [[0, 1]]},
+            {"query_id": "a_1", "video_id": "c", "windows": [[2, 3]]}]
+    path = tmp_path / "pred.jsonl"
+    path.write_bytes("\r\n".join(json.dumps(row, ensure_ascii=False) for row in rows).encode("utf-8") + b"\r\n\r\n")
+    first, second = read_predictions(path)
+    assert first.video_id == "clip\u2028one" and second.where.endswith("line 2")
