@@ -242,7 +242,8 @@ def test_resume_auto_without_last_pt_refuses_instead_of_starting_over(config, fi
     before = snapshot(finished)
     fails(capsys, train_args(config, finished, "--resume", "auto"), "last.pt", "nothing was written")
     assert snapshot(finished) == before
-    fails(capsys, train_args(config, tmp_path / "empty", "--resume", "auto"), "holds no training run")
+    fails(capsys, train_args(config, tmp_path / "new", "--resume", "auto"), "holds no training run")
+    assert not (tmp_path / "new").exists()  # a refused run leaves no directory behind
 
 
 def test_leftover_temporary_files_are_removed_on_the_next_start(config, finished, capsys):
@@ -363,7 +364,7 @@ def test_a_file_that_is_no_checkpoint_is_named(config, tmp_path, capsys, kind, o
         args = train_args(config, tmp_path / "run", option, str(path))
     fails(capsys, args, str(path))
     assert snapshot(tmp_path) == before
-    assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "run" / "config.yaml").exists()
+    assert not (tmp_path / "p.jsonl").exists() and not (tmp_path / "run").exists()
 
 
 def rewritten(source: Path, target: Path, change) -> Path:
@@ -425,16 +426,23 @@ def test_an_out_that_cannot_be_a_run_directory(config, tmp_path, capsys):
         fails(capsys, train_args(config, locked / "run"), str(locked / "run"))
 
 
-def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(config, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("where", ["write", "device"])
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(config, tmp_path, monkeypatch, capsys,
+                                                                              where):
     run = tmp_path / "run"
     train_session(config, [*TINY, "opt.early_stop_epochs=1"], run, None, None, SAVE_EVERY, LaunchOptions(),
                   progress=False)
     before = snapshot(run / "checkpoints") | {SUMMARY: snapshot(run)[SUMMARY]}
+    if where == "write":  # the write itself fails
+        def disk_full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr("trainers.train.checkpoints.torch.save", disk_full)
+        monkeypatch.setattr("trainers.train.checkpoints.torch.save", disk_full)
+    else:  # a device that is always full, where torch.save reports the failed write its own way
+        if not Path("/dev/full").exists():
+            pytest.skip("needs /dev/full")
+        monkeypatch.setattr("trainers.train.checkpoints.open", lambda path, mode: open("/dev/full", "wb"),
+                            raising=False)
     fails(capsys, train_args(config, run, "--resume", "auto"), str(checkpoint_path(run, LAST)),
           os.strerror(errno.ENOSPC), "previous file is intact")
     assert snapshot(run / "checkpoints") | {SUMMARY: snapshot(run)[SUMMARY]} == before

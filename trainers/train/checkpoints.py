@@ -175,18 +175,20 @@ def commit_file(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     name = f"{path.parent.name}/{path.name}" if path.parent.name == CHECKPOINT_DIR else path.name
     faults.point("save.before_write", name=name)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    writer: _RecordingWriter | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as handle:
-            write(handle)
+            writer = _RecordingWriter(handle)
+            write(cast(IO[bytes], writer))
             handle.flush()
             os.fsync(handle.fileno())
-    except OSError as exc:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
-        raise _write_error(path, exc) from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        error = exc if isinstance(exc, OSError) else (writer.error if writer is not None else None)
+        if error is None:
+            raise
+        raise _write_error(path, error) from None
     faults.point("save.before_rename", name=name)
     try:
         os.replace(temporary, path)
@@ -195,6 +197,25 @@ def commit_file(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         temporary.unlink(missing_ok=True)
         raise _write_error(path, exc) from None
     faults.point("save.after_rename", name=name)
+
+
+class _RecordingWriter:
+    """A binary file that keeps the error of a failed write: ``torch.save`` reports one (a full
+    disk) as a ``RuntimeError`` about a stream position, which would hide the reason."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
 
 
 def _write_error(path: Path, exc: OSError) -> UserError:

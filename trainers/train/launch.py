@@ -1,11 +1,12 @@
 """Where a training run starts: the checks that run before anything is written, the run
 directory taken for this run, and the workers started (in this process, or under torchrun).
 
-Order in :func:`train_session`: parse the config and check the options and device (nothing is
-written); lock the run directory (``.lock``, held until the workers are gone); remove the
-temporary files of a killed save; refuse a directory holding another run, or ``--resume auto``
-without ``checkpoints/last.pt``; check the checkpoint to resume or start from and every data
-path, store key and feature width; write ``config.yaml``; run the workers. Every problem is a
+Order in :func:`train_session`: parse the config, check the options, the device, the weights to
+start from and every data path, store key and feature width (nothing is written); lock the run
+directory (``.lock``, held until the workers are gone; a directory this run created is removed
+again if it is refused); remove the temporary files of a killed save; refuse a directory holding
+another run, or ``--resume auto`` without ``checkpoints/last.pt``; check the training state to
+resume from; write ``config.yaml``; run the workers. Every problem is a
 ``UserError`` raised in the launching process, so a bad input never starts (and never restarts)
 a torchrun job.
 """
@@ -62,12 +63,12 @@ def train_session(
         raise UserError("--resume continues a run and --init starts a new one from weights; give only one.")
     config = load_run_config(config_path, overrides)
     check_device(config.trainer.device, config.source)
+    if init is not None:
+        check_init_weights(config, init)
+    check_training_data(config)
     with locked_run_dir(run_dir, shared=options.rdzv_endpoint is not None) as lock:
         remove_temporary_files(run_dir)
         resume = check_start(run_dir, config, resume)
-        if init is not None:
-            check_init_weights(config, init)
-        check_training_data(config)
         config.dump(run_dir / CONFIG_FILE)
         if options.uses_torchrun:
             args = ["--run-dir", str(run_dir.resolve())]

@@ -114,6 +114,7 @@ def locked_run_dir(run_dir: Path, shared: bool = False) -> Iterator[int]:
     a shared filesystem) hold it together; a run on one node is still refused while they do, and
     they while it does.
     """
+    created = not run_dir.exists()
     key = _make_dir(run_dir).resolve()
     if key in _held:
         _held[key][1] += 1
@@ -122,13 +123,31 @@ def locked_run_dir(run_dir: Path, shared: bool = False) -> Iterator[int]:
         finally:
             _held[key][1] -= 1
         return
-    fd = _acquire(run_dir, shared)
+    try:
+        fd = _acquire(run_dir, shared)
+    except UserError:
+        _remove_if_unused(run_dir, created)
+        raise
     _held[key] = [fd, 1]
     try:
         yield fd
     finally:
         del _held[key]
+        _remove_if_unused(run_dir, created)
         os.close(fd)
+
+
+def _remove_if_unused(run_dir: Path, created: bool) -> None:
+    """Remove ``run_dir`` again when this run created it and left nothing in it but the lock file
+    (a run refused before it wrote anything leaves no trace)."""
+    if not created:
+        return
+    try:
+        if {path.name for path in run_dir.iterdir()} <= {LOCK_FILE}:
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            run_dir.rmdir()
+    except OSError:
+        pass
 
 
 def _make_dir(run_dir: Path) -> Path:
