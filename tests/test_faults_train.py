@@ -258,6 +258,22 @@ def test_leftover_temporary_files_are_removed_on_the_next_start(config, finished
     assert snapshot(finished / "checkpoints") == {k: v for k, v in checkpoints.items() if not k.endswith(".tmp")}
 
 
+def test_a_run_saved_by_the_previous_version_resumes(config, reference, tmp_path):
+    """Training states written before checksums and the commit order (version 1) still continue,
+    and the run ends where an uninterrupted one does."""
+    run = tmp_path / "run"
+    train_session(config, [*TINY, "opt.early_stop_epochs=1"], run, None, None, SAVE_EVERY, LaunchOptions(),
+                  progress=False)
+    last = checkpoint_path(run, LAST)
+    content = torch.load(last, weights_only=True)
+    for key in ("checksum", "track", "total_epochs"):
+        del content[key]
+    torch.save({**content, "version": 1}, last)
+    train(config, run, "auto")
+    assert_same_run(run, reference[0])
+    assert_consistent(run)
+
+
 # ---------------------------------------------------------------- 3. a kill at any instant
 
 

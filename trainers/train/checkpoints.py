@@ -316,6 +316,8 @@ def recover(run_dir: Path, content: dict[str, Any], logger: RunLogger) -> list[s
     progress = content["progress"]
     if progress["epoch_iteration"] != 0 or progress["epoch"] == 0:
         return []
+    if "track" not in content or "total_epochs" not in content:
+        return []  # written by a version without this commit order: nothing to redo from it
     redone = []
     export = state_export(content)
     files = [(LAST_OFFICIAL, export)]
