@@ -140,7 +140,8 @@ def _window_problems(
         )
     duration = record.duration if record is not None else None
     for j, window in enumerate(windows):
-        if not (isinstance(window, list) and len(window) == 2 and all(is_json_number(t) for t in window)):
+        if not (isinstance(window, list) and len(window) == 2 and is_json_number(window[0])
+                and is_json_number(window[1])):
             continue
         start, end = window
         if start > end:

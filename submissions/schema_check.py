@@ -41,9 +41,9 @@ RESULT_KEYS = frozenset({"clip_uid", "annotation_uid", "query_idx", "predicted_t
 
 def is_json_number(value: Any) -> bool:
     """A finite int or float, not a bool."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return isinstance(value, int) or math.isfinite(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_json_integer(value: Any) -> bool:
@@ -279,7 +279,10 @@ def _window_follows_schema(window: Any) -> bool:
 
 
 def _is_time(value: Any) -> bool:
-    return is_json_number(value) and value >= 0
+    """A JSON number >= 0 (a float also below infinity, which NaN is not)."""
+    if isinstance(value, float):
+        return 0.0 <= value < math.inf
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_nonempty_string(value: Any) -> bool:

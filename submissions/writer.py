@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from osgnet_bench.annotations.records import QueryKey, QueryRecord
@@ -57,11 +58,13 @@ def five_windows(
         raise UserError(f"{where}: no predicted window; every query needs at least one.")
     upper = duration if duration is not None else math.inf
     chosen = []
-    for window in list(windows)[:WINDOWS_PER_QUERY]:
-        start, end = (float(t) for t in window[:2])
+    for window in islice(windows, WINDOWS_PER_QUERY):
+        start, end = float(window[0]), float(window[1])
         if not (math.isfinite(start) and math.isfinite(end)):
             raise UserError(f"{where}: window [{start}, {end}] is not finite; cannot write it.")
-        chosen.append([min(max(t, 0.0), upper) for t in sorted((start, end))])
+        if end < start:
+            start, end = end, start
+        chosen.append([min(max(start, 0.0), upper), min(max(end, 0.0), upper)])
     chosen += [list(chosen[-1]) for _ in range(WINDOWS_PER_QUERY - len(chosen))]
     return chosen
 
