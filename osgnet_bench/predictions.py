@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from typing import NoReturn
 
 import numpy as np
@@ -67,7 +67,7 @@ def read_predictions(path: str | os.PathLike) -> list[Prediction]:
     """All predictions of a predictions jsonl file or an EvalAI submission JSON, in file order."""
     data = read_bytes(path)
     lines = data.splitlines()
-    content = [number for number, line in enumerate(lines) if line and not line.isspace()][:2]
+    content = list(islice((number for number, line in enumerate(lines) if line and not line.isspace()), 2))
     if not content:
         raise UserError(f"{path}: contains no predictions (the file is empty).")
     whole = None if _is_json_lines(lines, content) else _parse_whole(data, str(path))
