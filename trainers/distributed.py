@@ -263,8 +263,8 @@ def run_torchrun(
     if received:
         name = signal.Signals(received[0]).name
         raise UserError(
-            f"stopped by {name}: the workers were stopped (their output is in {log_file}); "
-            "what the last checkpoint holds is kept.",
+            f"stopped by {name}: the workers were stopped (their output is in {log_file}); the files "
+            "written so far are kept.",
             exit_code=128 + received[0],
         )
     raise_reported_failure(failure_file)
