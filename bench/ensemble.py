@@ -14,7 +14,9 @@ method:
    library's ``json`` in its place (the same code otherwise: the child replaces the orjson that
    ``osgnet_bench.files`` reads and writes JSON with), alternating the two; prints the best wall
    and CPU time of each, the CPU speed-up, whether both wrote the same submission, and the CPU
-   time of validating the written submission alone.
+   time of validating the written submission alone;
+3. times each stage of ``submit`` (read, join, ensemble, build and validate, write) in this
+   process, best CPU time of ``--repeats`` runs.
 
 The load average is printed before and after: on a busy machine wall times are inflated, and
 the CPU times are the steadier figures.
@@ -45,10 +47,12 @@ import orjson
 
 from osgnet_bench.predictions import Prediction, read_predictions, write_predictions
 from osgnet_bench.tracks import get_track
+from submissions.build import validated_submission
 from submissions.ensemble import METHODS, EnsembleConfig, ensemble
 from submissions.ensemble_loop import ensemble_query
 from submissions.stack import stack_predictions
-from submissions.validate import validate_submission_file
+from submissions.validate import expected_challenge, validate_submission_file
+from submissions.writer import write_submission
 
 
 def synthetic_files(num_files: int, num_queries: int, num_windows: int, seed: int) -> list[list[Prediction]]:
@@ -128,6 +132,33 @@ def time_commands(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[
     return {name: (min(walls[name]), min(cpus[name])) for name in commands}
 
 
+def stage_times(paths: list[str], method: str, repeats: int) -> dict[str, float]:
+    """Best CPU seconds of each stage of ``submit`` run in this process (reading, joining,
+    ensembling, building and validating, writing), over ``repeats`` runs."""
+    track, config = get_track("nlq"), EnsembleConfig(method=method)
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(repeats):
+            start = time.process_time()
+            laps = [start]
+            files = [read_predictions(path) for path in paths]
+            laps.append(time.process_time())
+            stack = stack_predictions(files, paths, config.windows_needed)
+            laps.append(time.process_time())
+            top = ensemble(stack, config)
+            laps.append(time.process_time())
+            submission, _ = validated_submission(stack.keys, top, track, None, expected_challenge(track, None))
+            laps.append(time.process_time())
+            write_submission(str(Path(workdir) / "submission.json"), submission)
+            laps.append(time.process_time())
+            for name, before, after in zip(STAGES, laps, laps[1:], strict=False):
+                best[name] = min(best.get(name, float("inf")), after - before)
+    return best
+
+
+STAGES = ("read", "join", "ensemble", "build+validate", "write")
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages and the number of CPUs, e.g. ``1.02 0.87 0.60 on 2 CPUs``."""
     return " ".join(f"{load:.2f}" for load in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
@@ -187,6 +218,10 @@ def main() -> None:
                 raise SystemExit(f"{method}: the vectorised ensemble differs from the per-query oracle")
             if not same:
                 raise SystemExit(f"{method}: submit wrote different submissions with orjson and with json")
+        print(f"stages of submit in this process, best CPU s of {args.repeats}:")
+        for method in args.methods:
+            stages = stage_times(paths, method, args.repeats)
+            print(f"{method:>10} " + ", ".join(f"{name} {stages[name]:.3f}" for name in STAGES))
     print(f"load average after: {load_average()}")
 
 
