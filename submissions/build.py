@@ -43,11 +43,12 @@ def validated_submission(
     """
     index = index_records(queries, "the query list") if queries is not None else {}
     ranked = []
+    all_windows = top.windows.tolist()  # one conversion for all queries
     for row in submission_order(keys, queries):
         record = index.get(keys[row])
         clip_uid, annotation_uid, query_idx = keys[row]
-        windows = top.windows[row].tolist()
-        ranked.append(RankedWindows(clip_uid, annotation_uid, query_idx, windows, record.duration if record else None))
+        duration = record.duration if record else None
+        ranked.append(RankedWindows(clip_uid, annotation_uid, query_idx, all_windows[row], duration))
     submission = build_submission(ranked, track, challenge)
     report = validate_submission(submission, track, queries, challenge)
     if not report.is_valid:
