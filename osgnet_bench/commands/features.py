@@ -20,13 +20,19 @@ def command() -> None:
               help="Annotation jsonl: report the ids it needs that the store lacks (non-zero exit if any).")
 @click.option("--kind", type=click.Choice(KINDS), default=None,
               help="What the store holds; guessed from its layout and first value when omitted.")
-def inspect_command(path: str, annotations: str | None, kind: str | None) -> None:
-    """Print a store's kind, entry count, sample keys, dtypes and shape statistics."""
+@click.option("--quick", is_flag=True, default=False,
+              help="Read only the npz header of each feature value (fast, but damaged compressed data goes unnoticed).")
+def inspect_command(path: str, annotations: str | None, kind: str | None, quick: bool) -> None:
+    """Print a store's kind, entry count, sample keys, dtypes and shape statistics.
+
+    Every value is read and checked as training would read it; any damage is an error naming the
+    store and the key.
+    """
     from osgnet_bench.annotations.jsonl import read_query_jsonl
-    from trainers.data.inspect import inspect_store
+    from trainers.data.store_report import inspect_store
 
     records = read_query_jsonl(annotations) if annotations else None
-    report = inspect_store(path, kind, records)
+    report = inspect_store(path, kind, records, quick=quick)
     for line in report.lines():
         click.echo(line)
     if report.missing:

@@ -3,19 +3,24 @@
 A reader opens its environment lazily, in the process that first reads, and reopens it after a
 fork (an environment is never used across processes and never pickled). Stores are opened with
 ``lock=False``: they are immutable once written, so readers need no lock file.
+
+Before opening, a reader checks that the data file holds every page its header names
+(:mod:`trainers.data.lmdb_meta`), so a truncated store is an error message instead of a SIGBUS.
+Every LMDB read error becomes a ``UserError`` naming the store and the key.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import lmdb
 
 from osgnet_bench.errors import UserError
+from trainers.data.lmdb_meta import LmdbFileError, check_data_file
 
 _INITIAL_MAP_SIZE = 64 << 20
 
@@ -39,6 +44,10 @@ def _open_readonly(path: Path, name: str) -> lmdb.Environment:
     key = path.resolve()  # cheap next to decoding a value; keeps one handle per real file
     env = _open_envs.get(key)
     if env is None:
+        try:
+            check_data_file(path)
+        except LmdbFileError as exc:
+            raise UserError(f"{name} store {path}: {exc}.") from None
         try:
             env = lmdb.open(str(path), subdir=path.is_dir(), readonly=True, lock=False,
                             readahead=False, max_readers=2048, meminit=False)
@@ -71,36 +80,69 @@ class LmdbReader:
 
     def get(self, key: str) -> bytes | None:
         """The raw value stored under ``key`` (UTF-8 encoded), or ``None``."""
-        with self.env.begin() as txn:
-            return txn.get(key.encode("utf-8"))
+        try:
+            with self.env.begin() as txn:
+                return txn.get(key.encode("utf-8"))
+        except lmdb.Error as exc:
+            raise self._damaged(f"reading key {key!r}", exc) from None
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         """The keys (deduplicated, in first-seen order) that this store lacks; values are not read."""
         absent: list[str] = []
         seen: set[str] = set()
-        with self.env.begin(buffers=True) as txn:
-            for key in keys:
-                if key in seen:
-                    continue
-                seen.add(key)
-                if txn.get(key.encode("utf-8")) is None:
-                    absent.append(key)
+        key = ""
+        try:
+            with self.env.begin(buffers=True) as txn:
+                for key in keys:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if txn.get(key.encode("utf-8")) is None:
+                        absent.append(key)
+        except lmdb.Error as exc:
+            raise self._damaged(f"looking up key {key!r}", exc) from None
         return absent
 
     def keys(self) -> Iterator[str]:
         """Every key, in LMDB (byte) order."""
-        with self.env.begin() as txn:
-            for key in txn.cursor().iternext(keys=True, values=False):
-                yield bytes(key).decode("utf-8")
+        for key, _ in self._walk(values=False):
+            yield key
 
     def items(self) -> Iterator[tuple[str, bytes]]:
         """Every (key, value) pair, in LMDB (byte) order."""
-        with self.env.begin() as txn:
-            for key, value in txn.cursor():
-                yield bytes(key).decode("utf-8"), bytes(value)
+        return self._walk(values=True)
+
+    def _walk(self, values: bool) -> Iterator[tuple[str, bytes]]:
+        """Every key (decoded) with its value (``b""`` unless ``values``), in LMDB order."""
+        where = "reading the first entry"
+        try:
+            with self.env.begin(buffers=True) as txn:
+                for raw_key, value in txn.cursor():
+                    key = self._decode_key(bytes(raw_key))
+                    where = f"reading the entry after key {key!r}"
+                    yield key, bytes(value) if values else b""
+        except lmdb.Error as exc:
+            raise self._damaged(where, exc) from None
+
+    def _decode_key(self, raw_key: bytes) -> str:
+        try:
+            return raw_key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(
+                f"{self.name} store {self.path}: key {raw_key[:40]!r} is not UTF-8 text; keys are video or query ids."
+            ) from None
+
+    def _damaged(self, doing: str, exc: lmdb.Error) -> UserError:
+        return UserError(
+            f"{self.name} store {self.path}: {doing} failed ({type(exc).__name__}: {exc}); the store is damaged, "
+            "copy it again from its source."
+        )
 
     def __len__(self) -> int:
-        return int(self.env.stat()["entries"])
+        try:
+            return int(self.env.stat()["entries"])
+        except lmdb.Error as exc:
+            raise self._damaged("reading the entry count", exc) from None
 
 
 def write_lmdb(path: str | os.PathLike, items: Iterable[tuple[str, bytes]]) -> int:
@@ -112,12 +154,12 @@ def write_lmdb(path: str | os.PathLike, items: Iterable[tuple[str, bytes]]) -> i
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp_dir = _new_sibling_dir(target, "tmp")
     try:
         count = _fill(tmp_dir, items)
         _forget(target)
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            old = _new_sibling_dir(target, "old")
             os.replace(target, old / target.name)
             os.replace(tmp_dir, target)
             shutil.rmtree(old)
@@ -127,6 +169,18 @@ def write_lmdb(path: str | os.PathLike, items: Iterable[tuple[str, bytes]]) -> i
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return count
+
+
+def _new_sibling_dir(target: Path, suffix: str) -> Path:
+    """A new, empty, hidden directory next to ``target``, created with the user's umask (the store
+    directory itself after the rename, so teammates can read it where the umask allows)."""
+    while True:
+        candidate = target.parent / f".{target.name}.{secrets.token_hex(4)}.{suffix}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
 
 
 def _fill(directory: Path, items: Iterable[tuple[str, bytes]]) -> int:

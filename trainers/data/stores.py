@@ -67,9 +67,10 @@ class StepDetections:
 
 
 class _DenseStore:
-    """An LMDB of npz archives; ``arrays`` are the archive names tried in order."""
+    """An LMDB of npz archives; ``arrays`` are the archive names tried in order, ``unit`` names a row."""
 
     arrays: tuple[str, ...] = ()
+    unit = "steps"
 
     def __init__(self, path: str | os.PathLike, name: str) -> None:
         self.reader = LmdbReader(path, name)
@@ -89,7 +90,7 @@ class _DenseStore:
             raise UserError(
                 f"{self.reader.name} store {self.path}: the value of key {key!r} is corrupted: {exc}."
             ) from None
-        return _as_2d_float32(array, self.reader.name, self.path, key)
+        return _as_2d_float32(array, self.reader.name, self.path, key, self.unit)
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         return self.reader.missing(keys)
@@ -111,6 +112,7 @@ class TextFeatureStore(_DenseStore):
     """Query token features keyed by ``query_id``: float32 (L, D) per query (a 1-D value is one token)."""
 
     arrays = TEXT_ARRAYS
+    unit = "tokens"
 
     def __init__(self, path: str | os.PathLike) -> None:
         super().__init__(path, "text-feature")
@@ -131,9 +133,8 @@ class ObjectStore:
         if value is None:
             raise UserError(f"object store {self.path}: no entry for key {video_id!r}.")
         try:
-            steps = decode_detections(value)
-            return StepDetections.from_steps(steps)
-        except (DecodeError, TypeError, ValueError) as exc:
+            return StepDetections.from_steps(decode_detections(value))
+        except DecodeError as exc:
             raise UserError(f"object store {self.path}: the value of key {video_id!r} is corrupted: {exc}.") from None
 
     def missing(self, keys: Iterable[str]) -> list[str]:
@@ -143,14 +144,25 @@ class ObjectStore:
         return len(self.reader)
 
 
-def _as_2d_float32(array: np.ndarray, name: str, path: Path, key: str) -> np.ndarray:
+def dense_shape_problem(shape: tuple[int, ...], dtype: np.dtype, unit: str) -> str | None:
+    """What is wrong with a stored dense array of ``shape`` and ``dtype`` (``None`` when nothing):
+    it must be integer or float, (``unit``, dim) or 1-D (one row), with at least one row and one column."""
+    numeric = np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+    if len(shape) not in (1, 2) or not numeric:
+        return f"has shape {shape} and dtype {dtype}; expected a numeric ({unit}, dim) array"
+    if len(shape) == 2 and shape[0] == 0:
+        return f"has 0 {unit} (shape {shape}); at least one is needed"
+    if shape[-1] == 0:
+        return f"has 0-wide features (shape {shape}); expected at least one value per row"
+    return None
+
+
+def _as_2d_float32(array: np.ndarray, name: str, path: Path, key: str, unit: str) -> np.ndarray:
+    problem = dense_shape_problem(array.shape, array.dtype, unit)
+    if problem is not None:
+        raise UserError(f"{name} store {path}: the value of key {key!r} {problem}.")
     if array.ndim == 1:
         array = array[None, :]
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-        raise UserError(
-            f"{name} store {path}: the value of key {key!r} has shape {array.shape} and dtype "
-            f"{array.dtype}; expected a numeric (steps, dim) array."
-        )
     return np.ascontiguousarray(array, dtype=np.float32)
 
 

@@ -1,5 +1,8 @@
 """What is in a store: kind, entry count, sample keys, dtypes and shape statistics, and which
-ids an annotation file needs that the store lacks (``osgnet-bench features inspect``)."""
+ids an annotation file needs that the store lacks (``osgnet-bench features inspect``).
+
+Building the report reads every value the way the readers do, so a store that reports cleanly
+can be trained on; any damage is a ``UserError`` naming the store and the key."""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
 from trainers.data.captions import CaptionSource
 from trainers.data.codecs import DecodeError, decode_detections, npz_member_header
+from trainers.data.lmdb_meta import has_lmdb_magic
 from trainers.data.lmdb_store import LmdbReader
-from trainers.data.stores import TEXT_ARRAYS, VIDEO_ARRAYS, load_class_table
+from trainers.data.stores import TEXT_ARRAYS, VIDEO_ARRAYS, dense_shape_problem, load_class_table
 
 SAMPLE_KEYS = 5
+_PICKLE_PROTOCOL_2_OR_LATER = b"\x80"  # the PROTO opcode that starts every pickle of protocol 2 or later
 
 
 @dataclass
@@ -43,32 +48,60 @@ class StoreReport:
         return [f"{label.ljust(width)}  {value}" for label, value in rows]
 
 
+EXPECTED_STORES = (
+    "an LMDB store (a directory holding data.mdb, or an LMDB file), a LaViLa caption directory of "
+    "{video_id}.json files, a caption .zip or a class-name table .pt"
+)
+
+
 def detect_kind(path: Path) -> str:
-    """Guess a store's kind from its layout and first value."""
+    """The kind of the store at ``path``, from evidence only: a ``.pt`` or ``.zip`` file, an LMDB
+    meta page, caption ``.json`` files, and for LMDB the first value (an npz archive or a pickle)."""
     if path.is_file() and path.suffix == ".pt":
         return "classnames"
     if path.is_file() and path.suffix == ".zip":
         return "captions"
     if path.is_dir() and not (path / "data.mdb").exists():
-        return "captions"
+        if any(path.glob("*.json")):
+            return "captions"
+        raise UserError(f"{path}: not a feature store: {_describe_directory(path)}; expected {EXPECTED_STORES}.")
+    if path.is_file() and not has_lmdb_magic(path):
+        raise UserError(f"{path}: not a feature store: it is not LMDB data; expected {EXPECTED_STORES}.")
     reader = LmdbReader(path, "feature")
     first = next(reader.items(), None)
     if first is None:
         raise UserError(f"feature store {path}: empty LMDB; pass --kind to say what it should hold.")
     key, value = first
-    if value[:2] != b"PK":
+    if value[:1] == _PICKLE_PROTOCOL_2_OR_LATER:
         return "objects"
     try:
-        name, _, _ = npz_member_header(value, TEXT_ARRAYS)
+        info = npz_member_header(value, TEXT_ARRAYS)
     except DecodeError as exc:
-        raise UserError(f"feature store {path}: the value of key {key!r} is corrupted: {exc}.") from None
-    return "text" if name == "token_features" else "video"
+        raise UserError(
+            f"feature store {path}: the value of key {key!r} is neither an npz archive of features nor a pickled "
+            f"detection list ({exc}); pass --kind to say what the store should hold."
+        ) from None
+    return "text" if info.name == "token_features" else "video"
+
+
+def _describe_directory(path: Path) -> str:
+    entries = sorted(entry.name for entry in path.iterdir())
+    if not entries:
+        return "the directory is empty"
+    shown = ", ".join(entries[:SAMPLE_KEYS]) + (" ..." if len(entries) > SAMPLE_KEYS else "")
+    return f"the directory holds {len(entries)} entries ({shown}) but no data.mdb and no .json file"
 
 
 def inspect_store(
-    path: str | os.PathLike, kind: str | None = None, records: Sequence[QueryRecord] | None = None
+    path: str | os.PathLike,
+    kind: str | None = None,
+    records: Sequence[QueryRecord] | None = None,
+    quick: bool = False,
 ) -> StoreReport:
-    """Describe the store at ``path``; with ``records``, also list the ids they need that it lacks."""
+    """Describe the store at ``path``; with ``records``, also list the ids they need that it lacks.
+
+    Every value is decoded and checked as the readers would (dense values are decompressed in
+    chunks and checked against their CRC); ``quick`` reads only the npz headers of dense values."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such store (LMDB directory, class-name .pt, caption directory or zip).")
@@ -76,7 +109,7 @@ def inspect_store(
     inspectors = {
         "video": _dense, "text": _dense, "objects": _objects, "classnames": _classnames, "captions": _captions,
     }
-    report, keys = inspectors[kind](path, kind)
+    report, keys = inspectors[kind](path, kind, quick)
     if records is not None and kind != "classnames":
         needed = [r.query_id for r in records] if kind == "text" else [r.video_id for r in records]
         needed = list(dict.fromkeys(needed))
@@ -86,28 +119,31 @@ def inspect_store(
     return report
 
 
-def _dense(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
-    reader = LmdbReader(path, f"{kind}-feature")
-    names = TEXT_ARRAYS if kind == "text" else VIDEO_ARRAYS
+def _dense(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
+    name = f"{kind}-feature"
+    reader = LmdbReader(path, name)
+    names, unit = (TEXT_ARRAYS, "tokens") if kind == "text" else (VIDEO_ARRAYS, "steps")
     keys, lengths, dims, dtypes, arrays = [], [], set(), set(), set()
     for key, value in reader.items():
         try:
-            name, shape, dtype = npz_member_header(value, names)
+            info = npz_member_header(value, names, check_data=not quick)
         except DecodeError as exc:
-            raise UserError(f"{kind}-feature store {path}: the value of key {key!r} is corrupted: {exc}.") from None
+            raise UserError(f"{name} store {path}: the value of key {key!r} is corrupted: {exc}.") from None
+        problem = dense_shape_problem(info.shape, info.dtype, unit)
+        if problem is not None:
+            raise UserError(f"{name} store {path}: the value of key {key!r} {problem}.")
         keys.append(key)
-        lengths.append(shape[0] if len(shape) == 2 else 1)
-        dims.add(shape[-1] if shape else 0)
-        dtypes.add(str(dtype))
-        arrays.add(name)
-    steps = "tokens" if kind == "text" else "steps"
+        lengths.append(info.shape[0] if len(info.shape) == 2 else 1)
+        dims.add(info.shape[-1])
+        dtypes.add(str(info.dtype))
+        arrays.add(info.name)
     report = StoreReport(path, f"{kind} features (npz '{'/'.join(sorted(arrays))}')", len(keys), keys[:SAMPLE_KEYS])
     report.stats = [("dtype", ", ".join(sorted(dtypes)) or "-"), ("dim", ", ".join(map(str, sorted(dims))) or "-"),
-                    (steps, _summary(lengths))]
+                    (unit, _summary(lengths))]
     return report, keys
 
 
-def _objects(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
+def _objects(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
     reader = LmdbReader(path, "object")
     keys, lengths, per_step, classes = [], [], [], set()
     for key, value in reader.items():
@@ -126,16 +162,19 @@ def _objects(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
     return report, keys
 
 
-def _classnames(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
+def _classnames(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
     table = load_class_table(path)
     report = StoreReport(path, "class-name embedding table (.pt)", int(table.shape[0]), [])
     report.stats = [("dtype", str(table.dtype).replace("torch.", "")), ("shape", "x".join(map(str, table.shape)))]
     return report, []
 
 
-def _captions(path: Path, kind: str) -> tuple[StoreReport, list[str]]:
+def _captions(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
     source = CaptionSource(path)
     keys = source.video_ids()
+    if not keys:
+        where = "archive has no *.json member" if source.is_zip else "directory has no {video_id}.json file"
+        raise UserError(f"caption source {path}: the {where}; expected LaViLa caption files.")
     counts = [len(source.read(key)) for key in keys]
     where = "zip archive" if source.is_zip else "directory"
     report = StoreReport(path, f"LaViLa captions ({where} of {{video_id}}.json)", len(keys), keys[:SAMPLE_KEYS])
