@@ -28,9 +28,9 @@ import torch
 
 from osgnet_bench.cli import main
 from osgnet_bench.errors import UserError
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.workflows.demo import prepare_demo
 from trainers.config import load_run_config
-from trainers.distributed import LaunchOptions
 from trainers.model.checkpoint import TRAIN_STATE_FORMAT, read_checkpoint_record, with_checksum
 from trainers.train import faults
 from trainers.train.checkpoints import (

@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 from osgnet_bench.cli import cli
 from osgnet_bench.errors import UserError
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.workflows.demo import demo_sections, prepare_demo
 from trainers.config import apply_overrides, load_run_config, parse_run_config
-from trainers.distributed import LaunchOptions, torchrun_command
+from trainers.distributed import torchrun_command
 
 OFFICIAL = {
     "Ego4D-NLQ/v2/ego4d_nlq_v2_multitask_finetune_2e-4.yaml": (2e-4, 2304, 512, None),

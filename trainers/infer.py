@@ -26,6 +26,7 @@ from tqdm import tqdm
 from osgnet_bench.annotations.jsonl import read_query_jsonl
 from osgnet_bench.annotations.records import QueryRecord, split_query_id
 from osgnet_bench.errors import UserError
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.predictions import Prediction, write_predictions
 from osgnet_bench.tracks import GOALSTEP, NLQ_V1, NLQ_V2, TACOS, Track, get_track
 from trainers.config import RunConfig, load_run_config, parse_run_config
@@ -34,7 +35,6 @@ from trainers.data.dataset import GroundingDataset
 from trainers.data.sources import FeatureSources
 from trainers.distributed import (
     DistContext,
-    LaunchOptions,
     check_device,
     gather_objects,
     init_distributed,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from osgnet_bench.commands.train import launch_options
+from osgnet_bench.launch_options import LaunchOptions
 
 
 @click.command(name="infer")
@@ -57,7 +58,6 @@ def command(
     from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
     from trainers.config import load_run_config
     from trainers.data.config import PATH_KEYS
-    from trainers.distributed import LaunchOptions
     from trainers.infer import infer_session
 
     dataset = load_run_config(config_path, list(overrides)).dataset

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from osgnet_bench.commands.train import launch_options
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.report import FORMATS, render_results
 
 TRACKS = ("nlq", "goalstep", "tacos")
@@ -86,7 +87,6 @@ def command(
     config, finished), resumed (same config, unfinished) or refused (another config); the line on
     stderr and the `training` field of --format json say which."""
     from osgnet_bench.workflows.run import RunRequest, run_job
-    from trainers.distributed import LaunchOptions
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from osgnet_bench.launch_options import LaunchOptions
+
 LAUNCH_HELP = {
     "nproc": "Processes per node; more than 1 launches torchrun (DDP: gloo on CPU, NCCL on GPU).",
     "nnodes": "Number of nodes (or MIN:MAX) for a multi-node torchrun job.",
@@ -18,16 +20,29 @@ LAUNCH_HELP = {
 
 
 def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The torchrun options shared by ``train``, ``infer`` and ``run``."""
+    """The torchrun options shared by ``train``, ``infer`` and ``run``; defaults from :class:`LaunchOptions`."""
+    defaults = LaunchOptions()
     for option in reversed(
         [
-            click.option("--nproc-per-node", type=int, default=1, show_default=True, help=LAUNCH_HELP["nproc"]),
-            click.option("--nnodes", default=None, help=LAUNCH_HELP["nnodes"]),
-            click.option("--rdzv-endpoint", default=None, help=LAUNCH_HELP["rdzv"]),
             click.option(
-                "--rdzv-id", default="osgnet-bench", show_default=True, help="Rendezvous id shared by the nodes."
+                "--nproc-per-node",
+                type=int,
+                default=defaults.nproc_per_node,
+                show_default=True,
+                help=LAUNCH_HELP["nproc"],
             ),
-            click.option("--max-restarts", type=int, default=0, show_default=True, help=LAUNCH_HELP["restarts"]),
+            click.option("--nnodes", default=defaults.nnodes, help=LAUNCH_HELP["nnodes"]),
+            click.option("--rdzv-endpoint", default=defaults.rdzv_endpoint, help=LAUNCH_HELP["rdzv"]),
+            click.option(
+                "--rdzv-id", default=defaults.rdzv_id, show_default=True, help="Rendezvous id shared by the nodes."
+            ),
+            click.option(
+                "--max-restarts",
+                type=int,
+                default=defaults.max_restarts,
+                show_default=True,
+                help=LAUNCH_HELP["restarts"],
+            ),
         ]
     ):
         function = option(function)
@@ -66,7 +81,10 @@ def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
     help="Start a new run from these weights (ours or official); tensors the checkpoint lacks start fresh.",
 )
 @click.option(
-    "--save-every", type=int, default=None, help="Also checkpoint every N iterations (default: epoch ends only)."
+    "--save-every",
+    type=int,
+    default=None,
+    help="Also checkpoint every N iterations (default: the config's trainer.save_every, 0 = epoch ends only).",
 )
 @launch_options
 def command(
@@ -84,7 +102,6 @@ def command(
 ) -> None:
     """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
     epoch with the track's metrics and keep last/best checkpoints (see docs/training.md)."""
-    from trainers.distributed import LaunchOptions
     from trainers.train.launch import train_session
 
     options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)

@@ -22,6 +22,7 @@ from osgnet_bench.annotations.load import load_annotations
 from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import write_json
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.metrics import EvaluationResult, evaluate
 from osgnet_bench.paths import refuse_output_among_inputs, say_on_stderr, say_overwrite
 from osgnet_bench.predictions import read_predictions
@@ -32,7 +33,6 @@ from osgnet_bench.workflows.existing_run import Training, plan_training
 from submissions.validate import ValidationReport, validate_submission
 from submissions.writer import RankedWindows, build_submission, write_submission
 from trainers.config import RunConfig, load_run_config
-from trainers.distributed import LaunchOptions
 from trainers.infer import infer_session
 from trainers.train.checkpoints import BEST, LAST, checkpoint_path
 from trainers.train.launch import train_session

@@ -21,10 +21,11 @@ from typing import IO
 import torch
 
 from osgnet_bench.errors import UserError
+from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.paths import same_file
 from trainers.config import RunConfig, load_run_config
 from trainers.data.dataset import GroundingDataset
-from trainers.distributed import DistContext, LaunchOptions, check_device, init_distributed, run_torchrun, shutdown
+from trainers.distributed import DistContext, check_device, init_distributed, run_torchrun, shutdown
 from trainers.infer import open_inference_dataset, resolve_track, split_records
 from trainers.model.checkpoint import MAX_LISTED, check_state_dict
 from trainers.model.partial_load import MIS_SHAPED, check_matching
