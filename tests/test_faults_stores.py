@@ -74,19 +74,48 @@ def test_truncated_store_in_inspect_and_reader(tmp_path, videos):
     copy = tmp_path / "copy"
     shutil.copytree(videos, copy)
     _truncate_to_half(copy)
-    for err in (_inspect(tmp_path, str(copy)), _inspect(tmp_path, str(copy), "--kind", "video"),
-                _read(tmp_path, "video", copy, "v11")):
+    for err in (
+        _inspect(tmp_path, str(copy)),
+        _inspect(tmp_path, str(copy), "--kind", "video"),
+        _read(tmp_path, "video", copy, "v11"),
+    ):
         assert f"store {copy}: data.mdb is truncated" in err
         assert "but its LMDB header says the store uses" in err
 
 
 def test_truncated_store_stops_train_before_work(tmp_path):
-    subprocess.run([sys.executable, "-m", "osgnet_bench", "synth", "--track", "nlq", "--out", str(tmp_path / "d"),
-                    "--videos", "6", "--queries-per-video", "3", "--steps", "64"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "osgnet_bench",
+            "synth",
+            "--track",
+            "nlq",
+            "--out",
+            str(tmp_path / "d"),
+            "--videos",
+            "6",
+            "--queries-per-video",
+            "3",
+            "--steps",
+            "64",
+        ],
+        check=True,
+        capture_output=True,
+    )
     store = tmp_path / "d" / "features" / "video_lmdb"
     _truncate_to_half(store)
-    err = _run(tmp_path, "-m", "osgnet_bench", "train", "--config", str(tmp_path / "d" / "config.yaml"),
-               "--out", str(tmp_path / "run"))
+    err = _run(
+        tmp_path,
+        "-m",
+        "osgnet_bench",
+        "train",
+        "--config",
+        str(tmp_path / "d" / "config.yaml"),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert f"video-feature store {store}: data.mdb is truncated" in err
     assert not (tmp_path / "run").exists()
 
@@ -120,8 +149,10 @@ def test_flipped_bytes_in_a_compressed_value(tmp_path, kind):
 )
 def test_wrongly_structured_object_store(tmp_path, steps, complaint):
     write_lmdb(tmp_path / "objects", [("a-good", pickle.dumps([{1: 0.5}, {}])), ("b-bad", pickle.dumps(steps))])
-    for err in (_inspect(tmp_path, str(tmp_path / "objects")),
-                _read(tmp_path, "objects", tmp_path / "objects", "b-bad")):
+    for err in (
+        _inspect(tmp_path, str(tmp_path / "objects")),
+        _read(tmp_path, "objects", tmp_path / "objects", "b-bad"),
+    ):
         assert f"object store {tmp_path / 'objects'}: the value of key 'b-bad' is corrupted" in err
         assert complaint in err
 

@@ -51,10 +51,13 @@ def test_text_store_round_trip_and_reference_variants(tmp_path):
     assert store.read("q_1").dtype == np.float32
     # CONE's merger stores token_features plus cls_features; other converters store only 'features',
     # sometimes 1-D (one token).
-    write_lmdb(tmp_path / "t2", [
-        ("a_0", encode_npz(token_features=np.full((2, 4), 2.0, np.float32), cls_features=np.zeros(4, np.float32))),
-        ("a_1", encode_npz(features=np.full(4, 3.0, np.float32))),
-    ])
+    write_lmdb(
+        tmp_path / "t2",
+        [
+            ("a_0", encode_npz(token_features=np.full((2, 4), 2.0, np.float32), cls_features=np.zeros(4, np.float32))),
+            ("a_1", encode_npz(features=np.full(4, 3.0, np.float32))),
+        ],
+    )
     store2 = TextFeatureStore(tmp_path / "t2")
     np.testing.assert_array_equal(store2.read("a_0"), np.full((2, 4), 2.0))
     np.testing.assert_array_equal(store2.read("a_1"), np.full((1, 4), 3.0))
@@ -67,8 +70,8 @@ def test_object_store_round_trip(tmp_path):
     detections = store.read("vid")
     assert detections.num_steps == 4
     rebuilt = [
-        dict(zip(detections.class_ids[a:b].tolist(), detections.scores[a:b].tolist()))
-        for a, b in zip(detections.step_ptr[:-1], detections.step_ptr[1:])
+        dict(zip(detections.class_ids[a:b].tolist(), detections.scores[a:b].tolist(), strict=True))
+        for a, b in zip(detections.step_ptr[:-1], detections.step_ptr[1:], strict=True)
     ]
     assert [sorted(s) for s in rebuilt] == [sorted(s) for s in steps]
     assert rebuilt[1][750] == pytest.approx(0.9)
@@ -101,8 +104,10 @@ def test_class_table_errors(tmp_path):
 
 
 def test_missing_key_and_corrupted_value_name_store_and_key(tmp_path, videos):
-    write_lmdb(tmp_path / "v", [("good", encode_npz(features=videos["clip-0"])), ("bad", b"PK\x03\x04 truncated"),
-                                ("nonzip", b"hello")])
+    write_lmdb(
+        tmp_path / "v",
+        [("good", encode_npz(features=videos["clip-0"])), ("bad", b"PK\x03\x04 truncated"), ("nonzip", b"hello")],
+    )
     store = VideoFeatureStore(tmp_path / "v")
     with pytest.raises(UserError, match=r"video-feature store .*v: no entry for key 'absent'"):
         store.read("absent")
@@ -177,16 +182,15 @@ def test_reader_opened_before_fork_works_in_workers(tmp_path, videos):
     store.read("clip-0")  # environment opened in the parent before the workers fork
     keys = sorted(videos) * 2
     loader = DataLoader(_StoreDataset(store, keys), batch_size=None, num_workers=2)
-    for key, array in zip(keys, loader):
+    for key, array in zip(keys, loader, strict=True):
         np.testing.assert_array_equal(array.numpy(), videos[key])
 
 
 def test_reader_is_read_only(tmp_path, videos):
     write_video_store(tmp_path / "v", videos.items())
     store = VideoFeatureStore(tmp_path / "v")
-    with pytest.raises(lmdb.Error):
-        with store.reader.env.begin(write=True) as txn:
-            txn.put(b"x", b"y")
+    with pytest.raises(lmdb.Error), store.reader.env.begin(write=True) as txn:
+        txn.put(b"x", b"y")
 
 
 def test_step_detections_from_steps_empty():

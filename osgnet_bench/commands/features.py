@@ -16,12 +16,25 @@ def command() -> None:
 
 @command.command(name="inspect")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--ann", "annotations", type=click.Path(path_type=str), default=None,
-              help="Annotation jsonl: report the ids it needs that the store lacks (non-zero exit if any).")
-@click.option("--kind", type=click.Choice(KINDS), default=None,
-              help="What the store holds; guessed from its layout and first value when omitted.")
-@click.option("--quick", is_flag=True, default=False,
-              help="Read only the npz header of each feature value (fast, but damaged compressed data goes unnoticed).")
+@click.option(
+    "--ann",
+    "annotations",
+    type=click.Path(path_type=str),
+    default=None,
+    help="Annotation jsonl: report the ids it needs that the store lacks (non-zero exit if any).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default=None,
+    help="What the store holds; guessed from its layout and first value when omitted.",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    default=False,
+    help="Read only the npz header of each feature value (fast, but damaged compressed data goes unnoticed).",
+)
 def inspect_command(path: str, annotations: str | None, kind: str | None, quick: bool) -> None:
     """Print a store's kind, entry count, sample keys, dtypes and shape statistics.
 

@@ -73,10 +73,7 @@ class CaptionSource:
         """The video ids (deduplicated, first-seen order) that have no caption file."""
         absent: list[str] = []
         for video_id in dict.fromkeys(video_ids):
-            if self.is_zip:
-                found = video_id in self._member_index()
-            else:
-                found = (self.path / f"{video_id}.json").is_file()
+            found = video_id in self._member_index() if self.is_zip else (self.path / f"{video_id}.json").is_file()
             if not found:
                 absent.append(video_id)
         return absent

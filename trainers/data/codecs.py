@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -30,13 +31,27 @@ _NUMERIC_CODES = frozenset({"i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2"
 # zlib.error (a corrupt deflate stream), NotImplementedError (an unknown compression method) and
 # RuntimeError (a member flagged as encrypted) can all come from one flipped bit.
 _ARCHIVE_ERRORS = (
-    zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
 )
 # What the unpickler raises for damaged bytes; MemoryError and OverflowError come from a damaged
 # length field (the unpickler checks it before reading, so nothing large is ever allocated).
 _PICKLE_ERRORS = (
-    pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-    OverflowError, MemoryError,
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    MemoryError,
 )
 _CHUNK_BYTES = 1 << 18  # read in pieces: zipfile concatenates the pieces of one large read
 
@@ -48,7 +63,7 @@ class DecodeError(ValueError):
 def encode_npz(**arrays: np.ndarray) -> bytes:
     """The bytes of a compressed npz archive holding ``arrays``."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stubs type **kwds as allow_pickle
     return buffer.getvalue()
 
 
@@ -81,7 +96,7 @@ def npz_member_header(value: bytes, names: Sequence[str], check_data: bool = Fal
 
 
 @contextmanager
-def _array_stream(value: bytes, names: Sequence[str]) -> Iterator[tuple[NpzArrayInfo, bool, zipfile.ZipExtFile]]:
+def _array_stream(value: bytes, names: Sequence[str]) -> Iterator[tuple[NpzArrayInfo, bool, IO[bytes]]]:
     """The info of the first array of ``names``, whether it is in Fortran order, and the stream of
     its data (checked to be as long as the header says). Archive errors become ``DecodeError``."""
     _check_zip_signature(value)
@@ -108,7 +123,7 @@ def _array_stream(value: bytes, names: Sequence[str]) -> Iterator[tuple[NpzArray
         raise DecodeError(f"not a valid npz archive ({type(exc).__name__}: {exc})") from None
 
 
-def _read_npy_header(name: str, stream: zipfile.ZipExtFile) -> tuple[NpzArrayInfo, bool]:
+def _read_npy_header(name: str, stream: IO[bytes]) -> tuple[NpzArrayInfo, bool]:
     """The array's info and whether it is stored in Fortran order; refuses object arrays."""
     major, _ = np.lib.format.read_magic(stream)
     read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
@@ -119,20 +134,21 @@ def _read_npy_header(name: str, stream: zipfile.ZipExtFile) -> tuple[NpzArrayInf
     return NpzArrayInfo(name, tuple(int(extent) for extent in shape), dtype), bool(fortran_order)
 
 
-def _read_npy_data(stream: zipfile.ZipExtFile, info: NpzArrayInfo, fortran_order: bool) -> np.ndarray:
+def _read_npy_data(stream: IO[bytes], info: NpzArrayInfo, fortran_order: bool) -> np.ndarray:
     """The array's data, read straight into a new (writable) array; reading to the end makes
     zipfile check the CRC."""
     flat = np.empty(math.prod(info.shape), dtype=info.dtype)
-    buffer = memoryview(flat.view(np.uint8))
+    target = flat.view(np.uint8)
     filled = 0
-    while filled < info.nbytes and (got := stream.readinto(buffer[filled : filled + _CHUNK_BYTES])):
-        filled += got
+    while filled < info.nbytes and (chunk := stream.read(min(_CHUNK_BYTES, info.nbytes - filled))):
+        target[filled : filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        filled += len(chunk)
     if filled != info.nbytes or stream.read(1):
         raise DecodeError(f"array {info.name!r}: the data is not {info.nbytes:,} bytes long as its header says")
     return flat.reshape(info.shape, order="F" if fortran_order else "C")
 
 
-def _drain(stream: zipfile.ZipExtFile, info: NpzArrayInfo) -> None:
+def _drain(stream: IO[bytes], info: NpzArrayInfo) -> None:
     """Decompress the rest of ``stream`` in chunks (zipfile checks the CRC at the end), counting bytes."""
     total = 0
     while chunk := stream.read(_CHUNK_BYTES):

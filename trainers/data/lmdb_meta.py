@@ -89,7 +89,9 @@ def check_data_file(path: Path) -> None:
                 f"{file.name} is truncated: it holds {size:,} bytes, less than its two meta pages of "
                 f"{first.page_size} bytes{_COPY_AGAIN}"
             )
-        raise LmdbFileError(f"{file.name} is damaged: its second meta page (offset {first.page_size}) is not LMDB{_COPY_AGAIN}")
+        raise LmdbFileError(
+            f"{file.name} is damaged: its second meta page (offset {first.page_size}) is not LMDB{_COPY_AGAIN}"
+        )
     newest = max(first, second, key=lambda meta: meta.txnid)
     needed = (newest.last_page + 1) * newest.page_size
     if size < needed:

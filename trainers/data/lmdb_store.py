@@ -49,8 +49,15 @@ def _open_readonly(path: Path, name: str) -> lmdb.Environment:
         except LmdbFileError as exc:
             raise UserError(f"{name} store {path}: {exc}.") from None
         try:
-            env = lmdb.open(str(path), subdir=path.is_dir(), readonly=True, lock=False,
-                            readahead=False, max_readers=2048, meminit=False)
+            env = lmdb.open(
+                str(path),
+                subdir=path.is_dir(),
+                readonly=True,
+                lock=False,
+                readahead=False,
+                max_readers=2048,
+                meminit=False,
+            )
         except lmdb.Error as exc:
             raise UserError(f"{name} store {path}: not a readable LMDB store ({exc}).") from None
         _open_envs[key] = env

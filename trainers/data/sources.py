@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from osgnet_bench.annotations.records import QueryRecord
 from osgnet_bench.errors import UserError
 from trainers.data.captions import CaptionSource
 from trainers.data.config import DatasetConfig
 from trainers.data.stores import ObjectStore, TextFeatureStore, VideoFeatureStore, load_class_table
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -25,7 +29,7 @@ class FeatureSources:
     videos: VideoFeatureStore
     texts: TextFeatureStore
     objects: ObjectStore | None = None
-    class_table: object | None = None  # torch.Tensor (num_classes, D_obj)
+    class_table: torch.Tensor | None = None  # (num_classes, D_obj)
     captions: CaptionSource | None = None
 
     @classmethod
@@ -69,10 +73,22 @@ def check_sources(
         raise UserError(f"{source}: the annotations need keys that the feature stores lack: " + " ".join(problems))
     if not records:
         return
-    _check_width("video-feature", sources.videos.path, records[0].video_id,
-                 sources.videos.read(records[0].video_id).shape[1], "input_vid_dim", config.input_vid_dim)
-    _check_width("text-feature", sources.texts.path, records[0].query_id,
-                 sources.texts.read(records[0].query_id).shape[1], "input_txt_dim", config.input_txt_dim)
+    _check_width(
+        "video-feature",
+        sources.videos.path,
+        records[0].video_id,
+        sources.videos.read(records[0].video_id).shape[1],
+        "input_vid_dim",
+        config.input_vid_dim,
+    )
+    _check_width(
+        "text-feature",
+        sources.texts.path,
+        records[0].query_id,
+        sources.texts.read(records[0].query_id).shape[1],
+        "input_txt_dim",
+        config.input_txt_dim,
+    )
     if sources.class_table is not None:
         _check_label_ids(records, label_choices, int(sources.class_table.shape[0]), source)
 
@@ -92,9 +108,10 @@ def _check_width(store: str, path: Path, key: str, found: int, config_key: str, 
         )
 
 
-def _check_label_ids(records: Sequence[QueryRecord], label_choices: Sequence[tuple[tuple[int, ...], ...]],
-                     num_classes: int, source: str) -> None:
-    for record, record_choices in zip(records, label_choices):
+def _check_label_ids(
+    records: Sequence[QueryRecord], label_choices: Sequence[tuple[tuple[int, ...], ...]], num_classes: int, source: str
+) -> None:
+    for record, record_choices in zip(records, label_choices, strict=True):
         for choices in record_choices:
             bad = [c for c in choices if not 0 <= c < num_classes]
             if bad:

@@ -38,8 +38,13 @@ class StoreReport:
     missing: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        rows = [("path", str(self.path)), ("kind", self.kind), ("entries", str(self.entries)),
-                ("sample keys", ", ".join(self.sample_keys) or "-"), *self.stats]
+        rows = [
+            ("path", str(self.path)),
+            ("kind", self.kind),
+            ("entries", str(self.entries)),
+            ("sample keys", ", ".join(self.sample_keys) or "-"),
+            *self.stats,
+        ]
         if self.needed is not None:
             shown = ", ".join(self.missing[:SAMPLE_KEYS]) + (" ..." if len(self.missing) > SAMPLE_KEYS else "")
             counts = f"{self.needed} needed, {len(self.missing)} missing"
@@ -107,7 +112,11 @@ def inspect_store(
         raise UserError(f"{path}: no such store (LMDB directory, class-name .pt, caption directory or zip).")
     kind = kind or detect_kind(path)
     inspectors = {
-        "video": _dense, "text": _dense, "objects": _objects, "classnames": _classnames, "captions": _captions,
+        "video": _dense,
+        "text": _dense,
+        "objects": _objects,
+        "classnames": _classnames,
+        "captions": _captions,
     }
     report, keys = inspectors[kind](path, kind, quick)
     if records is not None and kind != "classnames":
@@ -138,14 +147,20 @@ def _dense(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
         dtypes.add(str(info.dtype))
         arrays.add(info.name)
     report = StoreReport(path, f"{kind} features (npz '{'/'.join(sorted(arrays))}')", len(keys), keys[:SAMPLE_KEYS])
-    report.stats = [("dtype", ", ".join(sorted(dtypes)) or "-"), ("dim", ", ".join(map(str, sorted(dims))) or "-"),
-                    (unit, _summary(lengths))]
+    report.stats = [
+        ("dtype", ", ".join(sorted(dtypes)) or "-"),
+        ("dim", ", ".join(map(str, sorted(dims))) or "-"),
+        (unit, _summary(lengths)),
+    ]
     return report, keys
 
 
 def _objects(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]]:
     reader = LmdbReader(path, "object")
-    keys, lengths, per_step, classes = [], [], [], set()
+    keys: list[str] = []
+    lengths: list[int] = []
+    per_step: list[int] = []
+    classes: set[int] = set()
     for key, value in reader.items():
         try:
             steps = decode_detections(value)
@@ -157,8 +172,11 @@ def _objects(path: Path, kind: str, quick: bool) -> tuple[StoreReport, list[str]
         for step in steps:
             classes.update(int(c) for c in step)
     report = StoreReport(path, "object detections (pickled per-step {class_id: score})", len(keys), keys[:SAMPLE_KEYS])
-    report.stats = [("steps", _summary(lengths)), ("classes per step", _summary(per_step)),
-                    ("distinct classes", _class_summary(classes))]
+    report.stats = [
+        ("steps", _summary(lengths)),
+        ("classes per step", _summary(per_step)),
+        ("distinct classes", _class_summary(classes)),
+    ]
     return report, keys
 
 

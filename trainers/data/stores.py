@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from trainers.data.codecs import (
     encode_npz,
 )
 from trainers.data.lmdb_store import LmdbReader, write_lmdb
+
+if TYPE_CHECKING:
+    import torch  # imported lazily at run time: reading LMDB stores does not need torch
 
 VIDEO_ARRAYS = ("features",)
 TEXT_ARRAYS = ("token_features", "features")
@@ -181,7 +185,7 @@ def write_object_store(path: str | os.PathLike, videos: Iterable[tuple[str, list
     return write_lmdb(path, ((key, encode_detections(steps)) for key, steps in videos))
 
 
-def load_class_table(path: str | os.PathLike):
+def load_class_table(path: str | os.PathLike) -> torch.Tensor:
     """The class-name embedding table: a float32 torch tensor (num_classes, D)."""
     import torch
 
