@@ -88,3 +88,27 @@ def test_missing_path_and_bad_annotations(tmp_path, stores, capsys):
     (tmp_path / "bad.jsonl").write_text('{"query": "q"}\n')
     code, _, err = _run(capsys, str(stores / "video"), "--ann", str(tmp_path / "bad.jsonl"))
     assert code == 1 and "bad.jsonl: line 1: missing key 'query_id'" in err
+
+
+def test_quick_reads_headers_only_and_the_default_reads_every_value(tmp_path, capsys):
+    good = encode_npz(features=np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32))
+    damaged = bytearray(good)
+    damaged[len(good) // 2] ^= 0xFF
+    write_lmdb(tmp_path / "video", [("a", good), ("b", bytes(damaged))])
+    code, out, _ = _run(capsys, str(tmp_path / "video"), "--quick")
+    assert code == 0 and "entries      2" in out
+    code, _, err = _run(capsys, str(tmp_path / "video"))
+    assert code == 1 and "key 'b' is corrupted" in err
+
+
+def test_kind_needs_evidence(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not a store\n" * 500)
+    code, _, err = _run(capsys, str(tmp_path / "notes.txt"))
+    assert code == 1 and "notes.txt: not a feature store: it is not LMDB data; expected an LMDB store" in err
+    write_lmdb(tmp_path / "plain", [("k", b"plain text")])
+    code, _, err = _run(capsys, str(tmp_path / "plain"))
+    assert code == 1 and "the value of key 'k' is neither an npz archive of features nor a pickled" in err
+    assert "pass --kind" in err
+    (tmp_path / "zipped.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip archive
+    code, _, err = _run(capsys, str(tmp_path / "zipped.zip"))
+    assert code == 1 and "the archive has no *.json member" in err

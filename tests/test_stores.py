@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
+import re
+import stat
+import zipfile
 
 import lmdb
 import numpy as np
@@ -12,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from osgnet_bench.errors import UserError
 from trainers.data.codecs import encode_npz
+from trainers.data.lmdb_meta import LmdbFileError, check_data_file, has_lmdb_magic
 from trainers.data.lmdb_store import LmdbReader, write_lmdb
 from trainers.data.stores import (
     ObjectStore,
@@ -196,3 +202,106 @@ def test_reader_is_read_only(tmp_path, videos):
 def test_step_detections_from_steps_empty():
     detections = StepDetections.from_steps([{}, {}])
     assert detections.num_steps == 2 and detections.class_ids.size == 0
+
+
+def test_data_file_check_accepts_complete_stores_and_names_what_is_wrong(tmp_path, videos):
+    write_video_store(tmp_path / "v", videos.items())
+    check_data_file(tmp_path / "v")
+    data = (tmp_path / "v" / "data.mdb").read_bytes()
+    (tmp_path / "longer").mkdir()
+    (tmp_path / "longer" / "data.mdb").write_bytes(data + bytes(8192))  # preallocated maps are longer
+    check_data_file(tmp_path / "longer")
+    (tmp_path / "single.mdb").write_bytes(data[: len(data) - 1])  # a store kept as one file
+    with pytest.raises(LmdbFileError, match=r"single.mdb is truncated: it holds [\d,]+ bytes, but its LMDB header"):
+        check_data_file(tmp_path / "single.mdb")
+    (tmp_path / "tiny.mdb").write_bytes(data[:4100])
+    with pytest.raises(LmdbFileError, match="less than its two meta pages"):
+        check_data_file(tmp_path / "tiny.mdb")
+    (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).bytes(9000))
+    with pytest.raises(LmdbFileError, match="random.bin is not an LMDB data file"):
+        check_data_file(tmp_path / "random.bin")
+    (tmp_path / "nodata").mkdir()
+    with pytest.raises(LmdbFileError, match="there is no data.mdb"):
+        check_data_file(tmp_path / "nodata")
+    assert has_lmdb_magic(tmp_path / "v") and not has_lmdb_magic(tmp_path / "random.bin")
+
+
+def test_truncated_store_is_refused_before_it_is_mapped(tmp_path, videos):
+    write_video_store(tmp_path / "v", videos.items())
+    data = tmp_path / "v" / "data.mdb"
+    os.truncate(data, data.stat().st_size - 4096)
+    store = VideoFeatureStore(tmp_path / "v")  # opening is lazy; the first read checks
+    with pytest.raises(UserError, match=r"video-feature store .*v: data.mdb is truncated"):
+        store.missing(["clip-0"])
+
+
+def test_dense_values_keep_layout_byte_order_and_are_writable(tmp_path):
+    rows = np.arange(12, dtype=np.float32).reshape(3, 4)
+    write_lmdb(
+        tmp_path / "v",
+        [
+            ("fortran", encode_npz(features=np.asfortranarray(rows))),
+            ("big-endian", encode_npz(features=rows.astype(">f8"))),
+            ("int16", encode_npz(features=rows.astype(np.int16))),
+        ],
+    )
+    store = VideoFeatureStore(tmp_path / "v")
+    for key in ("fortran", "big-endian", "int16"):
+        got = store.read(key)
+        np.testing.assert_array_equal(got, rows)
+        assert got.dtype == np.float32 and got.flags.writeable and got.flags.c_contiguous
+
+
+@pytest.mark.parametrize(
+    ("array", "complaint"),
+    [
+        (np.zeros((0, 4), np.float32), "has 0 steps"),
+        (np.zeros((3, 0), np.float32), "has 0-wide features"),
+        (np.zeros((2, 3, 4), np.float32), "expected a numeric (steps, dim) array"),
+        (np.array([["a", "b"]]), "expected a numeric (steps, dim) array"),
+        (np.ones((2, 2), bool), "expected a numeric (steps, dim) array"),
+    ],
+)
+def test_dense_values_of_the_wrong_shape_or_dtype(tmp_path, array, complaint):
+    write_lmdb(tmp_path / "v", [("k", encode_npz(features=array))])
+    with pytest.raises(UserError, match=rf"video-feature store .*: the value of key 'k' .*{re.escape(complaint)}"):
+        VideoFeatureStore(tmp_path / "v").read("k")
+
+
+def test_npz_whose_header_disagrees_with_its_data(tmp_path):
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (9, 4)})
+    npy.write(np.zeros((4, 4), np.float32).tobytes())
+    lying = io.BytesIO()
+    with zipfile.ZipFile(lying, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("features.npy", npy.getvalue())  # a valid zip (CRC and all) of a bad npy
+    write_lmdb(tmp_path / "v", [("k", lying.getvalue())])
+    with pytest.raises(UserError, match=r"key 'k' is corrupted: .*header says shape \(9, 4\)"):
+        VideoFeatureStore(tmp_path / "v").read("k")
+
+
+def test_object_pickles_may_only_hold_numeric_numpy_scalars(tmp_path):
+    write_lmdb(
+        tmp_path / "o",
+        [
+            ("strings", pickle.dumps([{1: np.str_("x")}])),
+            ("array", pickle.dumps([{1: np.ones(2)}])),
+            ("big-endian", pickle.dumps([{np.array([7], ">i8")[0]: np.array([0.5], ">f4")[0]}])),
+        ],
+    )
+    store = ObjectStore(tmp_path / "o")
+    with pytest.raises(UserError, match="key 'strings' is corrupted: .*refusing numpy dtype"):
+        store.read("strings")
+    with pytest.raises(UserError, match="key 'array' is corrupted: .*refusing to load global"):
+        store.read("array")
+    detections = store.read("big-endian")
+    assert detections.class_ids.tolist() == [7] and detections.scores.tolist() == [0.5]
+
+
+def test_new_store_directory_follows_the_umask(tmp_path, videos):
+    previous = os.umask(0o027)
+    try:
+        write_video_store(tmp_path / "v", videos.items())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "v").stat().st_mode) == 0o750
