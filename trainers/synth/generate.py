@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +75,9 @@ class SynthOptions:
         if self.narrations < 0:
             raise UserError(f"--narrations must be 0 or more, got {self.narrations}.")
         if self.narrations and self.track != "nlq":
-            raise UserError(f"--narrations makes NaQ pre-training data, which exists for NLQ clips only; "
-                            f"got --track {self.track}.")
+            raise UserError(
+                f"--narrations makes NaQ pre-training data, which exists for NLQ clips only; got --track {self.track}."
+            )
 
 
 @dataclass(frozen=True)
@@ -92,61 +94,87 @@ def generate_dataset(out: str | Path, options: SynthOptions) -> SynthResult:
     """Generate the dataset described by ``options`` into ``out``."""
     options.check()
     out = Path(out).resolve()
-    vocab = Vocabulary.build(_rng(options, "vocabulary"), options.text_dim, options.video_dim,
-                             options.class_dim, template_words())
+    vocab = Vocabulary.build(
+        _rng(options, "vocabulary"), options.text_dim, options.video_dim, options.class_dim, template_words()
+    )
     splits = _plan_splits(options, vocab)
     annotations = _write_annotations(out / "annotations", options.track, splits, _rng(options, "ids"))
     videos = [v for split in splits.values() for v in split]
     max_shots = _write_features(out / "features", videos, annotations, vocab, options)
     config_path = out / "config.yaml"
     document = synth_config(
-        _dataset_section(out / "features", annotations, videos, options), options.video_dim, options.text_dim,
-        options.class_dim, max_shots, max(len(v.queries) for v in videos), CONFIG_TRACK[options.track],
+        _dataset_section(out / "features", annotations, videos, options),
+        options.video_dim,
+        options.text_dim,
+        options.class_dim,
+        max_shots,
+        max(len(v.queries) for v in videos),
+        CONFIG_TRACK[options.track],
     )
     write_config(config_path, document)
-    summary = {
+    counts = {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()}
+    summary: dict[str, Any] = {
         "options": asdict(options),
-        "counts": {split: {"videos": len(vs), "queries": len(annotations.rows[split])} for split, vs in splits.items()},
+        "counts": counts,
         "config": config_path.name,
-        "annotations": {split: {"raw": str(annotations.raw[split].relative_to(out)),
-                                "jsonl": str(annotations.jsonl[split].relative_to(out)),
-                                "lemma_jsonl": str(annotations.lemma_jsonl[split].relative_to(out))}
-                        for split in splits},
+        "annotations": {
+            split: {
+                "raw": str(annotations.raw[split].relative_to(out)),
+                "jsonl": str(annotations.jsonl[split].relative_to(out)),
+                "lemma_jsonl": str(annotations.lemma_jsonl[split].relative_to(out)),
+            }
+            for split in splits
+        },
     }
     pretrain_path = None
     if options.narrations:
-        jsonl, store = write_narrations(out / "annotations", out / "features", splits["train"], options.narrations,
-                                        PROFILES[options.track].fps, vocab, options.text_noise,
-                                        _rng(options, "narrations"))
+        jsonl, store = write_narrations(
+            out / "annotations",
+            out / "features",
+            splits["train"],
+            options.narrations,
+            PROFILES[options.track].fps,
+            vocab,
+            options.text_noise,
+            _rng(options, "narrations"),
+        )
         pretrain_path = out / PRETRAIN_CONFIG_NAME
         write_config(pretrain_path, pretrain_config(document, jsonl, store))
-        summary["pretrain"] = {"config": pretrain_path.name, "jsonl": str(jsonl.relative_to(out)),
-                               "narrations": options.narrations * len(splits["train"])}
+        summary["pretrain"] = {
+            "config": pretrain_path.name,
+            "jsonl": str(jsonl.relative_to(out)),
+            "narrations": options.narrations * len(splits["train"]),
+        }
     write_json(out / "synth.json", summary, indent=2)
-    return SynthResult(out, config_path, summary["counts"], pretrain_path)
+    return SynthResult(out, config_path, counts, pretrain_path)
 
 
-def _write_features(features: Path, videos: list[SynthVideo], annotations: AnnotationFiles,
-                    vocab: Vocabulary, options: SynthOptions) -> int:
+def _write_features(
+    features: Path, videos: list[SynthVideo], annotations: AnnotationFiles, vocab: Vocabulary, options: SynthOptions
+) -> int:
     """Write every store, the class table and the captions; returns the most shots in a video."""
     write_video_store(features / "video_lmdb", _video_items(videos, vocab, options))
     write_text_store(features / "text_lmdb", _text_items(annotations, vocab, options))
-    write_object_store(features / "object_lmdb", ((v.video_id, detections(v.plan, vocab, _rng(options, "objects", i)))
-                                                  for i, v in enumerate(videos)))
+    write_object_store(
+        features / "object_lmdb",
+        ((v.video_id, detections(v.plan, vocab, _rng(options, "objects", i))) for i, v in enumerate(videos)),
+    )
     save_class_table(features / "classnames.pt", vocab.class_table)
     max_shots = 0
     for i, video in enumerate(videos):
         records = captions(video.plan, _rng(options, "captions", i))
         write_captions(features / "lavila", video.video_id, records)
-        cuts = shot_cut_frames([Caption(r["frame_start_id"], r["narration"]) for r in records],
-                               PROFILES[options.track].fps)
+        cuts = shot_cut_frames(
+            [Caption(r["frame_start_id"], r["narration"]) for r in records], PROFILES[options.track].fps
+        )
         num_shots = shots_from_cuts(cuts, video.plan.num_steps, 16.0, video.plan.num_steps).shape[1] - 1
         max_shots = max(max_shots, num_shots)
     return max_shots
 
 
-def _dataset_section(features: Path, annotations: AnnotationFiles, videos: list[SynthVideo],
-                     options: SynthOptions) -> dict:
+def _dataset_section(
+    features: Path, annotations: AnnotationFiles, videos: list[SynthVideo], options: SynthOptions
+) -> dict:
     """The ``dataset:`` section of the config, with absolute paths."""
     return {
         "json_file": str(annotations.gt_file),
@@ -215,8 +243,10 @@ def _video_items(
     videos: list[SynthVideo], vocab: Vocabulary, options: SynthOptions
 ) -> Iterator[tuple[str, np.ndarray]]:
     for i, video in enumerate(videos):
-        yield video.video_id, video_features(video.plan, vocab, options.video_dim, options.amplitude,
-                                             _rng(options, "video", i))
+        yield (
+            video.video_id,
+            video_features(video.plan, vocab, options.video_dim, options.amplitude, _rng(options, "video", i)),
+        )
 
 
 def _text_items(

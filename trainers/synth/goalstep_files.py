@@ -9,6 +9,7 @@ Test: ``step_segments`` without times; ``annotation_uid`` = video_uid, ``duratio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,16 +21,22 @@ RAW_NAMES = {"train": "goalstep_train.json", "val": "goalstep_valid.json", "test
 
 
 def write_goalstep(directory: Path, splits: dict[str, list[SynthVideo]], rng: np.random.Generator) -> AnnotationFiles:
-    files = AnnotationFiles(raw={}, jsonl={}, lemma_jsonl={},
-                            gt_file=directory / "ego4d_goal_step_val_v2_lemma.jsonl")
+    files = AnnotationFiles(raw={}, jsonl={}, lemma_jsonl={}, gt_file=directory / "ego4d_goal_step_val_v2_lemma.jsonl")
     for split, videos in splits.items():
-        raw = {"version": "1.0", "date": "231129", "description": f"Ego4D Goal-Step ({split})", "split": split}
+        raw: dict[str, Any] = {
+            "version": "1.0",
+            "date": "231129",
+            "description": f"Ego4D Goal-Step ({split})",
+            "split": split,
+        }
         if split == "test":
             raw["videos"] = [_test_video(v) for v in videos]
             rows = [_test_row(v, i, q) for v in videos for i, q in enumerate(v.queries)]
         else:
             raw["videos"] = [_annotated_video(v, rng) for v in videos]
-            rows = [row for raw_video, v in zip(raw["videos"], videos) for row in _annotated_rows(raw_video, v)]
+            rows = [
+                row for raw_video, v in zip(raw["videos"], videos, strict=True) for row in _annotated_rows(raw_video, v)
+            ]
         files.raw[split] = directory / RAW_NAMES[split]
         files.jsonl[split] = directory / f"ego4d_goal_step_{split}_v2.jsonl"
         files.lemma_jsonl[split] = directory / f"ego4d_goal_step_{split}_v2_lemma.jsonl"
@@ -87,7 +94,7 @@ def _annotated_rows(raw_video: dict, video: SynthVideo) -> list[dict]:
             "timestamps": [[segment["start_time"], segment["end_time"]]],
             "label": query.labels,
         }
-        for index, (segment, query) in enumerate(zip(segments, video.queries))
+        for index, (segment, query) in enumerate(zip(segments, video.queries, strict=True))
     ]
 
 

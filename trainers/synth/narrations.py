@@ -46,20 +46,30 @@ def narration_rows(videos: list[SynthVideo], per_clip: int, fps: float, rng: np.
             event = actions[i % len(actions)]
             narrator = 1 + i % 2
             start, end = _jittered(event, video.plan.num_steps, rng)
-            rows.append({
-                "narration_query": f"#C C {event.verb}s the {event.noun}",
-                "query_id": f"{video.video_id}_narrator-{narrator}_{counters[narrator]}",
-                "duration": video.plan.duration,
-                "video_id": video.video_id,
-                "query_type": QUERY_TYPE,
-                "timestamps": [[seconds(start, fps), seconds(end, fps)]],
-            })
+            rows.append(
+                {
+                    "narration_query": f"#C C {event.verb}s the {event.noun}",
+                    "query_id": f"{video.video_id}_narrator-{narrator}_{counters[narrator]}",
+                    "duration": video.plan.duration,
+                    "video_id": video.video_id,
+                    "query_type": QUERY_TYPE,
+                    "timestamps": [[seconds(start, fps), seconds(end, fps)]],
+                }
+            )
             counters[narrator] += 1
     return rows
 
 
-def write_narrations(directory: Path, features: Path, videos: list[SynthVideo], per_clip: int, fps: float,
-                     vocab: Vocabulary, text_noise: float, rng: np.random.Generator) -> tuple[Path, Path]:
+def write_narrations(
+    directory: Path,
+    features: Path,
+    videos: list[SynthVideo],
+    per_clip: int,
+    fps: float,
+    vocab: Vocabulary,
+    text_noise: float,
+    rng: np.random.Generator,
+) -> tuple[Path, Path]:
     """Write the narration jsonl and its token-feature store; returns (jsonl, store)."""
     rows = narration_rows(videos, per_clip, fps, rng)
     jsonl = directory / JSONL_NAME
@@ -76,8 +86,13 @@ def pretrain_config(finetune: dict, narration_jsonl: Path, narration_store: Path
     per-video query lists, NLQ task only and ObjectMamba blocks without the object branch."""
     document = copy.deepcopy(finetune)
     dataset = document["dataset"]
-    for key in ("object_feat_dir", "classname_feat_dir", "lavila_caption_dir", "classname_feat_concat",
-                "object_feat_type"):
+    for key in (
+        "object_feat_dir",
+        "classname_feat_dir",
+        "lavila_caption_dir",
+        "classname_feat_concat",
+        "object_feat_type",
+    ):
         dataset.pop(key, None)
     dataset["val_text_feat_dir"] = dataset["text_feat_dir"]
     dataset["train_jsonl_file"] = str(narration_jsonl)
@@ -98,8 +113,9 @@ def _jittered(event: Event, num_steps: int, rng: np.random.Generator) -> tuple[f
     return round(start, 4), round(end, 4)
 
 
-def _token_items(rows: list[dict], vocab: Vocabulary, noise: float,
-                 rng: np.random.Generator) -> Iterator[tuple[str, np.ndarray]]:
+def _token_items(
+    rows: list[dict], vocab: Vocabulary, noise: float, rng: np.random.Generator
+) -> Iterator[tuple[str, np.ndarray]]:
     for row in rows:
         words = [w for w in tokenize(row["narration_query"]) if w in vocab.word_vectors]
         vectors = np.stack([vocab.word_vectors[w] for w in words])

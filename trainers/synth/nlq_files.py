@@ -7,11 +7,12 @@ test (as in the real files) to exercise the "index consumed, query skipped" rule
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from osgnet_bench.files import write_json
-from trainers.synth.annotated import AnnotationFiles, SynthVideo, new_uid, seconds, write_rows
+from trainers.synth.annotated import AnnotationFiles, SynthQuery, SynthVideo, new_uid, seconds, write_rows
 
 FPS = 30.0
 RAW_NAMES = {"train": "nlq_train.json", "val": "nlq_val.json", "test": "nlq_test_unannotated.json"}
@@ -46,7 +47,7 @@ def raw_nlq(split: str, videos: list[SynthVideo], rng: np.random.Generator) -> t
             offset = last["video_end_sec"] + float(rng.uniform(5, 60))
         plan = clip_video.plan
         clip_end = plan.duration - float(rng.uniform(0.0, 0.05))
-        clip = {
+        clip: dict[str, Any] = {
             "clip_uid": clip_video.video_id,
             "video_start_sec": offset,
             "video_end_sec": offset + plan.duration,
@@ -61,12 +62,14 @@ def raw_nlq(split: str, videos: list[SynthVideo], rng: np.random.Generator) -> t
         }
         queries = clip_video.queries
         num_cuts = min(len(queries) - 1, int(rng.integers(0, 3)))
-        cuts = np.sort(rng.choice(np.arange(1, len(queries)), size=num_cuts, replace=False)) if num_cuts else []
+        cuts: np.ndarray | list[int] = (
+            np.sort(rng.choice(np.arange(1, len(queries)), size=num_cuts, replace=False)) if num_cuts else []
+        )
         for chunk in np.split(np.arange(len(queries)), cuts):
-            annotation = {"annotation_uid": new_uid(rng)}
+            annotation: dict[str, Any] = {"annotation_uid": new_uid(rng)}
             if annotated:
                 annotation["request_uid"] = new_uid(rng)
-            entries = []
+            entries: list[dict] = []
             for i in chunk:
                 query = queries[int(i)]
                 labels[(annotation["annotation_uid"], len(entries))] = query.labels
@@ -85,7 +88,7 @@ def raw_nlq(split: str, videos: list[SynthVideo], rng: np.random.Generator) -> t
     return header | {"videos": raw_videos}, labels
 
 
-def _language_query(query, offset: float, annotated: bool) -> dict:
+def _language_query(query: SynthQuery, offset: float, annotated: bool) -> dict:
     if not annotated:
         return {"query": query.text}
     start, end = seconds(query.event.start, FPS), seconds(query.event.end, FPS)

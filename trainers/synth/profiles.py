@@ -43,8 +43,9 @@ class TrackProfile:
         """The feature length of one video."""
         factor = 1.0
         if rng.random() >= self.fixed_length_prob:
-            factor = float(np.clip(self.length_median * np.exp(self.length_sigma * rng.standard_normal()),
-                                   *self.length_range))
+            factor = float(
+                np.clip(self.length_median * np.exp(self.length_sigma * rng.standard_normal()), *self.length_range)
+            )
         return max(32, int(round(steps * factor)))
 
     def draw_window_lengths(self, count: int, num_steps: int, rng: np.random.Generator) -> np.ndarray:
@@ -58,18 +59,48 @@ class TrackProfile:
 
 PROFILES = {
     "nlq": TrackProfile(
-        name="nlq", fps=30.0, fixed_length_prob=0.8, length_median=1.1, length_sigma=0.5,
-        length_range=(0.45, 2.5), window_median=8.0, window_sigma=0.9, has_substeps=False,
-        empty_label_prob=0.16, noisy_label_prob=0.13, surface_prob=0.0, distractor_ratio=0.4,
+        name="nlq",
+        fps=30.0,
+        fixed_length_prob=0.8,
+        length_median=1.1,
+        length_sigma=0.5,
+        length_range=(0.45, 2.5),
+        window_median=8.0,
+        window_sigma=0.9,
+        has_substeps=False,
+        empty_label_prob=0.16,
+        noisy_label_prob=0.13,
+        surface_prob=0.0,
+        distractor_ratio=0.4,
     ),
     "goalstep": TrackProfile(
-        name="goalstep", fps=30.0, fixed_length_prob=0.0, length_median=1.5, length_sigma=0.7,
-        length_range=(0.25, 5.0), window_median=16.0, window_sigma=0.7, has_substeps=True,
-        empty_label_prob=0.10, noisy_label_prob=0.15, surface_prob=0.45, distractor_ratio=0.3,
+        name="goalstep",
+        fps=30.0,
+        fixed_length_prob=0.0,
+        length_median=1.5,
+        length_sigma=0.7,
+        length_range=(0.25, 5.0),
+        window_median=16.0,
+        window_sigma=0.7,
+        has_substeps=True,
+        empty_label_prob=0.10,
+        noisy_label_prob=0.15,
+        surface_prob=0.45,
+        distractor_ratio=0.3,
     ),
     "tacos": TrackProfile(
-        name="tacos", fps=29.4, fixed_length_prob=0.0, length_median=1.0, length_sigma=0.6,
-        length_range=(0.35, 4.0), window_median=12.0, window_sigma=0.8, has_substeps=False,
-        empty_label_prob=0.05, noisy_label_prob=0.10, surface_prob=0.85, distractor_ratio=0.4,
+        name="tacos",
+        fps=29.4,
+        fixed_length_prob=0.0,
+        length_median=1.0,
+        length_sigma=0.6,
+        length_range=(0.35, 4.0),
+        window_median=12.0,
+        window_sigma=0.8,
+        has_substeps=False,
+        empty_label_prob=0.05,
+        noisy_label_prob=0.10,
+        surface_prob=0.85,
+        distractor_ratio=0.4,
     ),
 }

@@ -63,9 +63,9 @@ def detections(plan: VideoPlan, vocab: Vocabulary, rng: np.random.Generator) -> 
         if rng.random() < 0.15:
             detect(t, str(rng.choice(NOUNS)))
     for event in all_events(plan):
-        for t in np.flatnonzero(coverage(event, plan.num_steps) > 0):
+        for step in np.flatnonzero(coverage(event, plan.num_steps) > 0).tolist():
             if rng.random() < 0.85:
-                detect(int(t), event.noun)
+                detect(step, event.noun)
     return steps
 
 
@@ -90,9 +90,11 @@ def captions(plan: VideoPlan, rng: np.random.Generator) -> list[dict]:
             narration.append("#C C turns around")
         elif rng.random() < 0.05:
             narration.append("#O a man looks around")
-        records.append({
-            "narration": ";".join(narration),
-            "frame_start_id": frame,
-            "frame_end_id": min(frame + 2 * CAPTION_EVERY_FRAMES, num_frames),
-        })
+        records.append(
+            {
+                "narration": ";".join(narration),
+                "frame_start_id": frame,
+                "frame_end_id": min(frame + 2 * CAPTION_EVERY_FRAMES, num_frames),
+            }
+        )
     return records

@@ -61,7 +61,7 @@ def plan_video(profile: TrackProfile, steps: int, mean_queries: float, rng: np.r
     lengths = profile.draw_window_lengths(len(pairs), num_steps, rng)
     starts, lengths = _place(lengths, 0.0, float(num_steps - 1), rng)
     events = []
-    for (verb, noun, queried), start, length in zip(pairs, starts, lengths):
+    for (verb, noun, queried), start, length in zip(pairs, starts, lengths, strict=True):
         surface = str(rng.choice(surfaces)) if rng.random() < profile.surface_prob else None
         events.append(Event(verb, noun, round(start, 4), round(start + length, 4), surface, queried))
     events.sort(key=lambda e: e.start)
@@ -75,7 +75,7 @@ def plan_video(profile: TrackProfile, steps: int, mean_queries: float, rng: np.r
 def _distinct_pairs(num_queried: int, num_distractors: int, rng: np.random.Generator) -> list[tuple[str, str, bool]]:
     """Distinct (verb, noun) pairs: queried ones, then distractors sharing a word with one of them."""
     used: set[tuple[str, str]] = set()
-    pairs = []
+    pairs: list[tuple[str, str, bool]] = []
     while len(pairs) < num_queried:
         pair = (str(rng.choice(VERBS)), str(rng.choice(NOUNS)))
         if pair not in used:
@@ -102,7 +102,7 @@ def _substeps(step: Event, rng: np.random.Generator) -> list[Event]:
     lengths = span * rng.uniform(0.2, 0.4, size=count)
     starts, lengths = _place(lengths, step.start, step.end, rng)
     out = []
-    for start, length in zip(starts, lengths):
+    for start, length in zip(starts, lengths, strict=True):
         verb = str(rng.choice([v for v in VERBS if v != step.verb]))
         noun = step.noun if rng.random() < 0.5 else str(rng.choice(NOUNS))
         out.append(Event(verb, noun, round(start, 4), round(start + length, 4), step.surface))

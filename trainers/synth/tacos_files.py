@@ -22,16 +22,18 @@ def write_tacos(directory: Path, splits: dict[str, list[SynthVideo]], rng: np.ra
         rows = []
         for video in videos:
             entry = raw[split][video.video_id]
-            for index, (annotation, query) in enumerate(zip(entry["annotations"], video.queries)):
-                rows.append({
-                    "query": annotation["sentence"],
-                    "query_id": f"{video.video_id}_{index}",
-                    "duration": entry["duration"],
-                    "video_id": video.video_id,
-                    "query_type": "tacos",
-                    "timestamps": [annotation["segment"]],
-                    "label": query.labels,
-                })
+            for index, (annotation, query) in enumerate(zip(entry["annotations"], video.queries, strict=True)):
+                rows.append(
+                    {
+                        "query": annotation["sentence"],
+                        "query_id": f"{video.video_id}_{index}",
+                        "duration": entry["duration"],
+                        "video_id": video.video_id,
+                        "query_type": "tacos",
+                        "timestamps": [annotation["segment"]],
+                        "label": query.labels,
+                    }
+                )
         files.raw[split] = raw_path
         files.jsonl[split] = directory / f"{split}.jsonl"
         files.lemma_jsonl[split] = directory / f"{split}_lemma.jsonl"
@@ -46,11 +48,13 @@ def _video_entry(video: SynthVideo) -> dict:
     annotations = []
     for query in video.queries:
         start, end = query.event.start * 16.0 / FPS, query.event.end * 16.0 / FPS
-        annotations.append({
-            "sentence": query.text,
-            "segment(frame)": [int(round(start * FPS)), int(round(end * FPS))],
-            "segment": [round(start, 2), round(end, 2)],
-        })
+        annotations.append(
+            {
+                "sentence": query.text,
+                "segment(frame)": [int(round(start * FPS)), int(round(end * FPS))],
+                "segment": [round(start, 2), round(end, 2)],
+            }
+        )
     return {
         "fps": FPS,
         "num_frames": num_frames,

@@ -17,15 +17,69 @@ import numpy as np
 
 NUM_CLASSES = 1203
 NOUNS = (
-    "knife", "pan", "bowl", "cup", "spoon", "plate", "bottle", "towel", "onion", "tomato", "carrot",
-    "egg", "bread", "cheese", "lid", "jar", "sponge", "phone", "key", "wallet", "bag", "box",
-    "drill", "hammer", "screw", "brush", "paint", "glove", "book", "laptop", "door", "drawer",
-    "fridge", "pot", "kettle", "apple", "lemon", "potato", "pepper", "cucumber",
+    "knife",
+    "pan",
+    "bowl",
+    "cup",
+    "spoon",
+    "plate",
+    "bottle",
+    "towel",
+    "onion",
+    "tomato",
+    "carrot",
+    "egg",
+    "bread",
+    "cheese",
+    "lid",
+    "jar",
+    "sponge",
+    "phone",
+    "key",
+    "wallet",
+    "bag",
+    "box",
+    "drill",
+    "hammer",
+    "screw",
+    "brush",
+    "paint",
+    "glove",
+    "book",
+    "laptop",
+    "door",
+    "drawer",
+    "fridge",
+    "pot",
+    "kettle",
+    "apple",
+    "lemon",
+    "potato",
+    "pepper",
+    "cucumber",
 )
 SURFACES = ("board", "counter", "table", "sink", "shelf", "stove")
 VERBS = (
-    "cut", "stir", "open", "close", "pick", "drop", "peel", "pour", "rinse", "slice", "fold",
-    "clean", "move", "hold", "fill", "shake", "lift", "turn", "place", "check",
+    "cut",
+    "stir",
+    "open",
+    "close",
+    "pick",
+    "drop",
+    "peel",
+    "pour",
+    "rinse",
+    "slice",
+    "fold",
+    "clean",
+    "move",
+    "hold",
+    "fill",
+    "shake",
+    "lift",
+    "turn",
+    "place",
+    "check",
 )
 _TOKEN = re.compile(r"[a-z]+")
 
@@ -46,8 +100,9 @@ class Vocabulary:
     class_table: np.ndarray  # (NUM_CLASSES, class_dim) float32
 
     @classmethod
-    def build(cls, rng: np.random.Generator, text_dim: int, video_dim: int, class_dim: int,
-              template_words: list[str]) -> Vocabulary:
+    def build(
+        cls, rng: np.random.Generator, text_dim: int, video_dim: int, class_dim: int, template_words: list[str]
+    ) -> Vocabulary:
         words = sorted(set(NOUNS) | set(SURFACES) | set(VERBS) | set(template_words))
         word_vectors = {w: rng.standard_normal(text_dim).astype(np.float32) for w in words}
         alignment = rng.standard_normal((video_dim, text_dim)).astype(np.float32) / np.sqrt(text_dim)
@@ -58,7 +113,7 @@ class Vocabulary:
             visual[w] = (0.8 * aligned + 0.6 * rng.standard_normal(video_dim)).astype(np.float32)
         objects = (*NOUNS, *SURFACES)
         ids = rng.choice(NUM_CLASSES, size=len(objects), replace=False)
-        class_of = {name: int(i) for name, i in zip(objects, ids)}
+        class_of = {name: int(i) for name, i in zip(objects, ids, strict=True)}
         table = rng.standard_normal((NUM_CLASSES, class_dim)).astype(np.float32)
         projection = rng.standard_normal((class_dim, text_dim)).astype(np.float32) / np.sqrt(text_dim)
         for name, class_id in class_of.items():
