@@ -101,8 +101,9 @@ def check_data_file(path: Path) -> None:
         )
 
 
-def _parse_meta(page: bytes, page_size_hint: int) -> MetaPage | None:
-    """The meta page at the start of ``page``, or ``None`` when it is not one (or is cut short)."""
+def _parse_meta(page: bytes, expected_page_size: int) -> MetaPage | None:
+    """The meta page at the start of ``page``, or ``None`` when it is not one, is cut short, or (with
+    ``expected_page_size`` non-zero) names another page size than the first meta page."""
     if not _is_meta_page(page):
         return None
     _, version = _MAGIC_VERSION.unpack_from(page, 16)
@@ -111,7 +112,7 @@ def _parse_meta(page: bytes, page_size_hint: int) -> MetaPage | None:
     (page_size,) = _PAGE_SIZE.unpack_from(page, 40)
     if page_size < 256 or page_size > 1 << 16 or page_size & (page_size - 1):
         return None
-    if page_size_hint and page_size != page_size_hint:
+    if expected_page_size and page_size != expected_page_size:
         return None
     last_page, txnid = _LAST_PAGE_TXN.unpack_from(page, 136)
     return MetaPage(page_size, last_page, txnid)
