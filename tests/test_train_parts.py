@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from osgnet_bench.errors import UserError
 from trainers.config import OptimConfig
+from trainers.data.loader import without_worker_tracebacks
 from trainers.train.checkpoints import (
     export_official,
     load_training_state,
@@ -122,3 +124,28 @@ def test_loading_a_foreign_file_is_a_clear_error(tmp_path):
     torch.save({"epoch": 1, "state_dict": {}}, tmp_path / "x.pt")
     with pytest.raises(UserError, match="not an osgnet-bench training-state"):
         load_training_state(tmp_path / "x.pt")
+
+
+class _FailingDataset(torch.utils.data.Dataset):
+    """Raises the way a damaged store does, from inside a DataLoader worker process."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> int:
+        if index == 2:
+            raise UserError("video-feature store /data/v.lmdb: key 'abc' holds no readable array.")
+        return index
+
+
+def test_worker_user_error_reaches_the_user_without_a_traceback():
+    loader = torch.utils.data.DataLoader(_FailingDataset(), batch_size=1, num_workers=1)
+    seen = []
+    with pytest.raises(UserError) as caught:
+        for batch in without_worker_tracebacks(loader):
+            seen.append(int(batch))
+    assert seen == [0, 1]
+    assert str(caught.value) == "video-feature store /data/v.lmdb: key 'abc' holds no readable array."
+    with pytest.raises(UserError) as raw:  # what torch alone would show
+        list(torch.utils.data.DataLoader(_FailingDataset(), batch_size=1, num_workers=1))
+    assert "Traceback" in str(raw.value)

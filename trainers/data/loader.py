@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from osgnet_bench.errors import UserError
 from trainers.data.dataset import GroundingDataset
 from trainers.model.inputs import GroundingSample
+
+
+T = TypeVar("T")
 
 
 def collate_samples(batch: list[GroundingSample]) -> list[GroundingSample]:
@@ -188,3 +193,22 @@ def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
         raise TypeError("set_loader_epoch needs a loader made by make_data_loader")
     batch_sampler.set_epoch(epoch)
     dataset.set_epoch(epoch)
+
+
+def without_worker_tracebacks(batches: Iterable[T]) -> Iterator[T]:
+    """Yield ``batches`` (a DataLoader); a ``UserError`` raised in a worker process comes out with
+    its own one-paragraph message. torch re-raises a worker's exception with the worker's whole
+    traceback folded into the message; its last line is ``module.ClassName: message``."""
+    iterator = iter(batches)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except UserError as exc:
+            text = str(exc)
+            if "Original Traceback" not in text:
+                raise
+            message = text.rsplit(f"{type(exc).__name__}: ", 1)[-1].strip()
+            raise UserError(message, exc.exit_code) from None
+        yield batch

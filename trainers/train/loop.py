@@ -31,7 +31,7 @@ from tqdm import tqdm
 from osgnet_bench.errors import UserError
 from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
-from trainers.data.loader import collate_samples, seed_worker
+from trainers.data.loader import collate_samples, seed_worker, without_worker_tracebacks
 from trainers.distributed import DistContext, all_reduce_mean, barrier, gather_objects, restart_count, set_cpu_threads
 from trainers.infer import open_inference_dataset, predict, resolve_track, split_records
 from trainers.model.checkpoint import check_state_dict
@@ -264,7 +264,7 @@ class Trainer:
             dynamic_ncols=True,
             disable=not (self.request.progress and self.ctx.is_main),
         ) as bar:
-            for batch in self.loader(epoch):
+            for batch in without_worker_tracebacks(self.loader(epoch)):
                 faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
                 values = self.step(batch)
                 faults.point("after_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
