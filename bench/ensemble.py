@@ -176,8 +176,10 @@ def main() -> None:
     args = parser.parse_args()
     python = f"{platform.python_implementation()} {platform.python_version()}"
     print(f"machine: {platform.machine()}, {python}, numpy {np.__version__}, orjson {orjson.__version__}")
-    print(f"{args.files} files x {args.queries} queries x {args.windows} windows; "
-          f"best of {args.repeats} ensemble runs and of {args.runs} submit runs each")
+    print(
+        f"{args.files} files x {args.queries} queries x {args.windows} windows; "
+        f"best of {args.repeats} ensemble runs and of {args.runs} submit runs each"
+    )
     print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory() as workdir:
         paths = [str(Path(workdir) / f"model{i}.jsonl") for i in range(args.files)]
@@ -199,8 +201,19 @@ def main() -> None:
             pred_options = [option for path in paths for option in ("--pred", path)]
             outputs = {name: str(Path(workdir) / f"{method}.{name}.json") for name in CHILD}
             commands = {
-                name: [sys.executable, "-c", CHILD[name], "submit", "--track", "nlq", "--method", method,
-                       "--out", outputs[name], *pred_options]
+                name: [
+                    sys.executable,
+                    "-c",
+                    CHILD[name],
+                    "submit",
+                    "--track",
+                    "nlq",
+                    "--method",
+                    method,
+                    "--out",
+                    outputs[name],
+                    *pred_options,
+                ]
                 for name in CHILD
             }
             times = time_commands(commands, args.runs)

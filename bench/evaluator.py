@@ -61,14 +61,27 @@ def official_inputs(pred: list[np.ndarray], gt: list[tuple]) -> tuple[list[dict]
     """The same queries as the official evaluator reads them: submission ``results`` entries and a
     raw NLQ ground truth (one clip and annotation per 1,000 queries)."""
     results = [
-        {"clip_uid": f"clip-{q // 1000}", "annotation_uid": f"ann-{q // 1000}", "query_idx": q % 1000,
-         "predicted_times": windows.tolist()}
+        {
+            "clip_uid": f"clip-{q // 1000}",
+            "annotation_uid": f"ann-{q // 1000}",
+            "query_idx": q % 1000,
+            "predicted_times": windows.tolist(),
+        }
         for q, windows in enumerate(pred)
     ]
     clips = [
-        {"clip_uid": f"clip-{c}", "annotations": [{"annotation_uid": f"ann-{c}", "language_queries": [
-            {"clip_start_sec": start, "clip_end_sec": end} for ((start, end),) in gt[c * 1000 : (c + 1) * 1000]
-        ]}]}
+        {
+            "clip_uid": f"clip-{c}",
+            "annotations": [
+                {
+                    "annotation_uid": f"ann-{c}",
+                    "language_queries": [
+                        {"clip_start_sec": start, "clip_end_sec": end}
+                        for ((start, end),) in gt[c * 1000 : (c + 1) * 1000]
+                    ],
+                }
+            ],
+        }
         for c in range((len(gt) + 999) // 1000)
     ]
     return results, {"videos": [{"clips": clips}]}

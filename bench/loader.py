@@ -75,41 +75,70 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="where to write the stores (a temporary folder by default)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where to write the stores (a temporary folder by default)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = args.dir or Path(scratch)
         start = time.perf_counter()
-        options = SynthOptions(track="nlq", videos=args.videos, queries_per_video=11, steps=900,
-                               video_dim=2304, text_dim=512, class_dim=512)
+        options = SynthOptions(
+            track="nlq",
+            videos=args.videos,
+            queries_per_video=11,
+            steps=900,
+            video_dim=2304,
+            text_dim=512,
+            class_dim=512,
+        )
         generate_dataset(root, options)
         print(f"generated {args.videos} NLQ-sized videos in {time.perf_counter() - start:.1f} s")
         config = load_run_config(root / "config.yaml").dataset
         naive = GroundingDataset.from_config(config, "train", cache_videos=0)
         ours = GroundingDataset.from_config(config, "train", cache_videos=8)
         steps = [naive.decoded_video(v).num_steps for v in naive.video_queries]
-        print(f"train split: {len(naive)} queries, {len(naive.video_queries)} videos, "
-              f"{sum(steps) / len(steps):.0f} steps per video on average")
+        print(
+            f"train split: {len(naive)} queries, {len(naive.video_queries)} videos, "
+            f"{sum(steps) / len(steps):.0f} steps per video on average"
+        )
         for index in VideoGroupedSampler(ours, seed=0):
             assert_identical(ours[index], naive[index])
         print("identical samples: yes (every training sample compared)")
         rows = []
         for workers in args.workers:
             generator = torch.Generator().manual_seed(0)
-            naive_time, count, nbytes = time_one_pass(DataLoader(
-                naive, batch_size=args.batch_size, sampler=RandomSampler(naive, generator=generator),
-                num_workers=workers, collate_fn=collate_samples, worker_init_fn=seed_worker))
+            naive_time, count, nbytes = time_one_pass(
+                DataLoader(
+                    naive,
+                    batch_size=args.batch_size,
+                    sampler=RandomSampler(naive, generator=generator),
+                    num_workers=workers,
+                    collate_fn=collate_samples,
+                    worker_init_fn=seed_worker,
+                )
+            )
             fresh = GroundingDataset.from_config(config, "train", cache_videos=8)
             ours_time, count_ours, _ = time_one_pass(make_data_loader(fresh, args.batch_size, workers, training=False))
             assert count == count_ours
-            rows.append((workers, count / naive_time, nbytes / naive_time / 1e6,
-                         count / ours_time, nbytes / ours_time / 1e6, naive_time / ours_time))
-        print(f"{'workers':>7} | {'naive samples/s':>15} {'naive MB/s':>10} | {'ours samples/s':>14} "
-              f"{'ours MB/s':>9} | {'ratio':>5}")
+            rows.append(
+                (
+                    workers,
+                    count / naive_time,
+                    nbytes / naive_time / 1e6,
+                    count / ours_time,
+                    nbytes / ours_time / 1e6,
+                    naive_time / ours_time,
+                )
+            )
+        print(
+            f"{'workers':>7} | {'naive samples/s':>15} {'naive MB/s':>10} | {'ours samples/s':>14} "
+            f"{'ours MB/s':>9} | {'ratio':>5}"
+        )
         for workers, naive_rate, naive_mb, ours_rate, ours_mb, ratio in rows:
-            print(f"{workers:>7} | {naive_rate:>15.1f} {naive_mb:>10.1f} | {ours_rate:>14.1f} {ours_mb:>9.1f} "
-                  f"| {ratio:>5.2f}x")
+            print(
+                f"{workers:>7} | {naive_rate:>15.1f} {naive_mb:>10.1f} | {ours_rate:>14.1f} {ours_mb:>9.1f} "
+                f"| {ratio:>5.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def synthetic_sample(length: int, seed: int, video_dim: int, text_dim: int, object_dim: int,
-                     max_seq_len: int) -> GroundingSample:
+def synthetic_sample(
+    length: int, seed: int, video_dim: int, text_dim: int, object_dim: int, max_seq_len: int
+) -> GroundingSample:
     """One query with realistic sizes."""
     import torch
 
@@ -59,17 +60,22 @@ def synthetic_sample(length: int, seed: int, video_dim: int, text_dim: int, obje
     g = torch.Generator().manual_seed(seed)
     cuts = torch.linspace(0, length, 21)
     shots = torch.stack([cuts, torch.cat([cuts[1:], torch.tensor([float(max_seq_len)])])])
-    segments = [torch.tensor([[s, s + 20.0]], dtype=torch.float64)
-                for s in torch.linspace(10, length - 40, 6).tolist()]
+    segments = [torch.tensor([[s, s + 20.0]], dtype=torch.float64) for s in torch.linspace(10, length - 40, 6).tolist()]
     return GroundingSample(
-        video_id=f"v{seed}", query_id=f"q{seed}",
+        video_id=f"v{seed}",
+        query_id=f"q{seed}",
         feats=torch.randn(video_dim, length, generator=g),
         query_feats=torch.randn(text_dim, 14, generator=g),
         object_feats=[torch.randn(t % 3, object_dim, generator=g) for t in range(length)],
-        segments=segments[0], one_hot_labels=torch.ones(1, 1, dtype=torch.int64),
+        segments=segments[0],
+        one_hot_labels=torch.ones(1, 1, dtype=torch.int64),
         video_query_feats=[torch.randn(text_dim, 8 + i, generator=g) for i in range(6)],
-        video_segments=segments, shots=shots, fps=30.0, duration=length * 16 / 30,
-        feat_stride=16.0, feat_num_frames=16.0,
+        video_segments=segments,
+        shots=shots,
+        fps=30.0,
+        duration=length * 16 / 30,
+        feat_stride=16.0,
+        feat_num_frames=16.0,
     )
 
 
@@ -92,9 +98,12 @@ def worker(args: argparse.Namespace) -> dict:
     else:
         config = load_model_config(args.config)
         lengths = [args.length] if args.worker == "full" else [900, 700]
-        samples = [synthetic_sample(t, i, config.video_stem.in_dim, config.text_stem.in_dim,
-                                    config.object_stem.in_dim, config.max_seq_len)
-                   for i, t in enumerate(lengths)]
+        samples = [
+            synthetic_sample(
+                t, i, config.video_stem.in_dim, config.text_stem.in_dim, config.object_stem.in_dim, config.max_seq_len
+            )
+            for i, t in enumerate(lengths)
+        ]
         repeats, warmup = args.full_repeats, 0
     model = OSGNet(config)
     base = rss_mib()
@@ -115,10 +124,18 @@ def worker(args: argparse.Namespace) -> dict:
             model(samples)
 
     timed = {"full-1024": {"train forward (no grad)": train_forward_no_grad}}.get(
-        args.worker, {"inference": inference, "train step": train_step})
-    result = {"scenario": args.worker, "batch": len(samples), "T0": config.padded_length(
-        max(s.num_steps for s in samples)), "parameters": sum(p.numel() for p in model.parameters()),
-        "threads": args.threads, "model_mib": base, "times": {}, "peaks": {}}
+        args.worker, {"inference": inference, "train step": train_step}
+    )
+    result = {
+        "scenario": args.worker,
+        "batch": len(samples),
+        "T0": config.padded_length(max(s.num_steps for s in samples)),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "threads": args.threads,
+        "model_mib": base,
+        "times": {},
+        "peaks": {},
+    }
     for name, run in timed.items():
         for _ in range(warmup):
             run()
@@ -133,9 +150,20 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
-    command = [sys.executable, __file__, "--worker", scenario, "--threads", str(args.threads),
-               "--repeats", str(args.repeats), "--full-repeats", str(args.full_repeats),
-               "--length", str(args.length)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        scenario,
+        "--threads",
+        str(args.threads),
+        "--repeats",
+        str(args.repeats),
+        "--full-repeats",
+        str(args.full_repeats),
+        "--length",
+        str(args.length),
+    ]
     if args.fixture:
         command += ["--fixture", args.fixture]
     if args.config:
@@ -149,12 +177,16 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
 def report(result: dict) -> None:
     batch = result["batch"]
     for name, seconds in result["times"].items():
-        line = (f"{result['scenario']:10s} B={batch} T0={result['T0']:5d} {name:24s} "
-                f"{seconds:8.2f} s/batch {seconds / batch:8.2f} s/sample  "
-                f"peak +{result['peaks'][name]:7.0f} MiB (model {result['model_mib']:.0f} MiB)")
+        line = (
+            f"{result['scenario']:10s} B={batch} T0={result['T0']:5d} {name:24s} "
+            f"{seconds:8.2f} s/batch {seconds / batch:8.2f} s/sample  "
+            f"peak +{result['peaks'][name]:7.0f} MiB (model {result['model_mib']:.0f} MiB)"
+        )
         if result["scenario"] == "full-1024":
-            line += (f"  reference {REFERENCE_FULL_1024_FORWARD_S:.0f} s (model.md 8, other CPU), "
-                     f"ratio {REFERENCE_FULL_1024_FORWARD_S / seconds:.1f}x")
+            line += (
+                f"  reference {REFERENCE_FULL_1024_FORWARD_S:.0f} s (model.md 8, other CPU), "
+                f"ratio {REFERENCE_FULL_1024_FORWARD_S / seconds:.1f}x"
+            )
         print(line)
 
 
@@ -177,8 +209,7 @@ def main() -> None:
         parser.error("--fixture is needed for the small scenario and --config for the full ones")
     import torch
 
-    print(f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s), "
-          f"torch {torch.__version__}")
+    print(f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}")
     for scenario in scenarios:
         report(run_scenario(args, scenario))
 

@@ -34,8 +34,21 @@ TWO_THREADS = ("1 process, 2 threads", 1, 2)
 
 def train_once(config: Path, run_dir: Path, processes: int, threads: int, epochs: int) -> dict:
     """Train one layout; returns its throughputs and wall time."""
-    args = ["train", "--config", str(config), "--out", str(run_dir), "--nproc-per-node", str(processes),
-            "--set", f"opt.epochs={epochs}", "--set", "opt.warmup_epochs=0", "--set", f"trainer.cpu_threads={threads}"]
+    args = [
+        "train",
+        "--config",
+        str(config),
+        "--out",
+        str(run_dir),
+        "--nproc-per-node",
+        str(processes),
+        "--set",
+        f"opt.epochs={epochs}",
+        "--set",
+        "opt.warmup_epochs=0",
+        "--set",
+        f"trainer.cpu_threads={threads}",
+    ]
     started = time.perf_counter()
     result = CliRunner().invoke(cli, args)
     if result.exit_code != 0:
@@ -57,18 +70,27 @@ def main() -> None:
     layouts = (ONE, TWO, TWO_THREADS) if args.two_threads else (ONE, TWO)
     scratch = args.out or Path(tempfile.mkdtemp(prefix="train-throughput-"))
     config = prepare_demo(scratch / "demo", "nlq", videos=60)
-    rows = {name: train_once(config, scratch / f"run-{processes}x{threads}", processes, threads, args.epochs)
-            for name, processes, threads in layouts}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"demo model, synthetic NLQ, batch 4 per process, {args.epochs} epochs")
+    rows = {
+        name: train_once(config, scratch / f"run-{processes}x{threads}", processes, threads, args.epochs)
+        for name, processes, threads in layouts
+    }
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"demo model, synthetic NLQ, batch 4 per process, {args.epochs} epochs"
+    )
     header = f"{'':24}" + "".join(f"{name:>28}" for name in rows)
     print(header)
-    for key, label in (("samples_per_s", "train samples/s"), ("queries_per_s", "inference queries/s"),
-                       ("wall_s", "wall time incl. start-up s")):
+    for key, label in (
+        ("samples_per_s", "train samples/s"),
+        ("queries_per_s", "inference queries/s"),
+        ("wall_s", "wall time incl. start-up s"),
+    ):
         print(f"{label:24}" + "".join(f"{row[key]:28.1f}" for row in rows.values()))
     base, two = rows[ONE[0]], rows[TWO[0]]
-    print(f"2 processes vs 1: training x{two['samples_per_s'] / base['samples_per_s']:.2f}, "
-          f"inference x{two['queries_per_s'] / base['queries_per_s']:.2f}")
+    print(
+        f"2 processes vs 1: training x{two['samples_per_s'] / base['samples_per_s']:.2f}, "
+        f"inference x{two['queries_per_s'] / base['queries_per_s']:.2f}"
+    )
 
 
 if __name__ == "__main__":

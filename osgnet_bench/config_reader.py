@@ -67,10 +67,20 @@ class Setting:
 
     def range_text(self) -> str:
         """The allowed range, e.g. ``> 0``, ``>= 1`` or ``in [0, 1)``."""
-        low = (f"[{_number(self.minimum)}" if self.minimum is not None else
-               f"({_number(self.exclusive_minimum)}" if self.exclusive_minimum is not None else None)
-        high = (f"{_number(self.maximum)}]" if self.maximum is not None else
-                f"{_number(self.exclusive_maximum)})" if self.exclusive_maximum is not None else None)
+        low = (
+            f"[{_number(self.minimum)}"
+            if self.minimum is not None
+            else f"({_number(self.exclusive_minimum)}"
+            if self.exclusive_minimum is not None
+            else None
+        )
+        high = (
+            f"{_number(self.maximum)}]"
+            if self.maximum is not None
+            else f"{_number(self.exclusive_maximum)})"
+            if self.exclusive_maximum is not None
+            else None
+        )
         if low is not None and high is not None:
             return f"in {low}, {high}"
         if low is not None:
@@ -80,22 +90,35 @@ class Setting:
         return ""
 
     def contains(self, value: float) -> bool:
-        return not ((self.minimum is not None and value < self.minimum)
-                    or (self.exclusive_minimum is not None and value <= self.exclusive_minimum)
-                    or (self.maximum is not None and value > self.maximum)
-                    or (self.exclusive_maximum is not None and value >= self.exclusive_maximum))
+        return not (
+            (self.minimum is not None and value < self.minimum)
+            or (self.exclusive_minimum is not None and value <= self.exclusive_minimum)
+            or (self.maximum is not None and value > self.maximum)
+            or (self.exclusive_maximum is not None and value >= self.exclusive_maximum)
+        )
 
 
 NO_SETTING = Setting()
 
 
-def setting(default: Any = MISSING, *, minimum: float | None = None, exclusive_minimum: float | None = None,
-            maximum: float | None = None, exclusive_maximum: float | None = None, allow_non_finite: bool = False,
-            false_means: Any = None, note: str = "") -> Any:
+def setting(
+    default: Any = MISSING,
+    *,
+    minimum: float | None = None,
+    exclusive_minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_maximum: float | None = None,
+    allow_non_finite: bool = False,
+    false_means: Any = None,
+    note: str = "",
+) -> Any:
     """A dataclass field whose value is checked when read: the bounds apply to numbers, ``note``
     is added to any error about the field (say why a value is refused, or what it means)."""
-    metadata = {METADATA_KEY: Setting(minimum, exclusive_minimum, maximum, exclusive_maximum, allow_non_finite,
-                                      false_means, note)}
+    metadata = {
+        METADATA_KEY: Setting(
+            minimum, exclusive_minimum, maximum, exclusive_maximum, allow_non_finite, false_means, note
+        )
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -162,8 +185,9 @@ def _read_dataclass(cls: type, value: Any, source: str, path: str) -> Any:
     for key in value:
         if key not in spec and key not in unused:
             where = f"in {path}" if path else "at the top level"
-            raise config_error(source, child_path(path, str(key)),
-                               f"unknown key; valid keys {where}: {', '.join(valid_keys(cls))}.")
+            raise config_error(
+                source, child_path(path, str(key)), f"unknown key; valid keys {where}: {', '.join(valid_keys(cls))}."
+            )
         if key in unused:
             _check_unused(value[key], source, child_path(path, str(key)))
     values = {}
@@ -172,8 +196,9 @@ def _read_dataclass(cls: type, value: Any, source: str, path: str) -> Any:
             if spec_field.default is MISSING and spec_field.default_factory is MISSING:
                 raise config_error(source, child_path(path, name), "required key is missing.")
             continue
-        values[name] = _read_value(hints[name], value[name], source, child_path(path, name),
-                                   spec_field.metadata.get(METADATA_KEY, NO_SETTING))
+        values[name] = _read_value(
+            hints[name], value[name], source, child_path(path, name), spec_field.metadata.get(METADATA_KEY, NO_SETTING)
+        )
     instance = cls(**values)
     validate = getattr(instance, "validate", None)
     if validate is not None:
@@ -272,8 +297,10 @@ def _coerce_tuple(arms: tuple, value: Any, source: str, path: str) -> tuple:
         if len(value) != len(arms):
             raise ConfigValueError("", f"must be a list of {len(arms)} items, got {len(value)}.")
         kinds = list(arms)
-    return tuple(_read_value(kind, item, source, child_path(path, index), NO_SETTING)
-                 for index, (kind, item) in enumerate(zip(kinds, value, strict=True)))
+    return tuple(
+        _read_value(kind, item, source, child_path(path, index), NO_SETTING)
+        for index, (kind, item) in enumerate(zip(kinds, value, strict=True))
+    )
 
 
 def _as_int(value: Any) -> int:
@@ -307,8 +334,13 @@ def _check_bounds(value: Any, rule: Setting) -> Any:
 
 
 def _kind_name(kind: Any) -> str:
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-             Path: "a path (a non-empty string)"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        Path: "a path (a non-empty string)",
+    }
     if kind in names:
         return names[kind]
     origin = get_origin(kind)

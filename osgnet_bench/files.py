@@ -39,8 +39,9 @@ class JsonSyntaxError(ValueError):
     holds one complete value followed by more, as a JSON Lines file does.
     """
 
-    def __init__(self, reason: str, line: int | None = None, column: int | None = None,
-                 several_values: bool = False) -> None:
+    def __init__(
+        self, reason: str, line: int | None = None, column: int | None = None, several_values: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.line = line
@@ -195,8 +196,11 @@ class StrictSafeLoader(yaml.SafeLoader):
             if first is not key_node:
                 shown = key_node.value[:80] if isinstance(key_node, yaml.ScalarNode) else "key"
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key `{shown}` (first at line {first.start_mark.line + 1})",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key `{shown}` (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -204,7 +208,8 @@ class StrictSafeLoader(yaml.SafeLoader):
             return super().construct_yaml_int(node)
         except ValueError:
             raise yaml.constructor.ConstructorError(
-                None, None, f"an integer of {len(node.value)} characters is too long", node.start_mark) from None
+                None, None, f"an integer of {len(node.value)} characters is too long", node.start_mark
+            ) from None
 
 
 StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", StrictSafeLoader.construct_yaml_int)

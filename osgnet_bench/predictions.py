@@ -32,7 +32,11 @@ from osgnet_bench.files import JsonSyntaxError, atomic_writer, describe_json, li
 SUBMISSION_HEADER = frozenset({"version", "challenge"})
 # What a parsed JSON value that is not a number was written as, for error messages.
 JSON_KIND_NAMES: dict[type, str] = {
-    bool: "true/false", type(None): "null", str: "a string", list: "a list", dict: "an object"
+    bool: "true/false",
+    type(None): "null",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
 }
 
 
@@ -106,9 +110,7 @@ def predictions_from_submission(data: dict, source: str) -> list[Prediction]:
                 raise UserError(f"{where}: missing key {key!r}.")
         query_idx = entry["query_idx"]
         if isinstance(query_idx, bool) or not isinstance(query_idx, int) or query_idx < 0:
-            raise UserError(
-                f"{where}.query_idx: must be a non-negative JSON integer, got {describe_json(query_idx)}."
-            )
+            raise UserError(f"{where}.query_idx: must be a non-negative JSON integer, got {describe_json(query_idx)}.")
         windows, _ = _windows_and_scores(entry["predicted_times"], None, where, ".predicted_times", "")
         predictions.append(
             Prediction(

@@ -51,9 +51,7 @@ def render_rows(rows: Sequence[dict[str, object]], fmt: str) -> str:
     raise UserError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def render_results(
-    results: Sequence[EvaluationResult], fmt: str, runs: Sequence[str] | None = None
-) -> str:
+def render_results(results: Sequence[EvaluationResult], fmt: str, runs: Sequence[str] | None = None) -> str:
     """Evaluation results as text. JSON gives one result's object (``EvaluationResult.to_json``)
     for a single unnamed run, else a list of them, each with its ``run`` name."""
     if fmt != "json":

@@ -113,9 +113,7 @@ def reference_ensemble(stack: StackedPredictions, config: ReferenceConfig) -> To
         config.cluster_gap,
     )
     per_model = min(config.per_model, stack.windows.shape[2])
-    windows = np.concatenate(
-        [stack.windows[:, :, :per_model].reshape(num_queries, -1, 2), clusters.windows], axis=1
-    )
+    windows = np.concatenate([stack.windows[:, :, :per_model].reshape(num_queries, -1, 2), clusters.windows], axis=1)
     scores = np.concatenate([stack.scores[:, :, :per_model].reshape(num_queries, -1), clusters.scores], axis=1)
     valid = np.concatenate([stack.valid[:, :, :per_model].reshape(num_queries, -1), clusters.valid], axis=1)
     return cascade_nms(windows, scores, valid, config.nms_thresholds)

@@ -120,9 +120,7 @@ def _key_problems(
     return problems
 
 
-def _window_problems(
-    windows: Any, location: tuple[PathPart, ...], record: QueryRecord | None
-) -> list[Problem]:
+def _window_problems(windows: Any, location: tuple[PathPart, ...], record: QueryRecord | None) -> list[Problem]:
     """Too few windows, reversed windows and windows ending past the clip; shape errors are left
     to the schema."""
     if not (isinstance(windows, list) and all(isinstance(window, list) for window in windows)):
@@ -140,8 +138,9 @@ def _window_problems(
         )
     duration = record.duration if record is not None else None
     for j, window in enumerate(windows):
-        if not (isinstance(window, list) and len(window) == 2 and is_json_number(window[0])
-                and is_json_number(window[1])):
+        if not (
+            isinstance(window, list) and len(window) == 2 and is_json_number(window[0]) and is_json_number(window[1])
+        ):
             continue
         start, end = window
         if start > end:
@@ -150,8 +149,7 @@ def _window_problems(
                     Severity.ERROR,
                     "reversed-window",
                     (*location, j),
-                    f"start {start!r} is after end {end!r}; "
-                    "a reversed window always scores IoU 0 (swap them)",
+                    f"start {start!r} is after end {end!r}; a reversed window always scores IoU 0 (swap them)",
                 )
             )
         if duration is not None and end > duration + DURATION_TOLERANCE_S:
@@ -196,10 +194,7 @@ class _KnownQueries:
             )
         other_clips = self.clips_of_annotation.get(annotation_uid)
         if other_clips:
-            return (
-                f"annotation_uid {annotation_uid!r} belongs to clip {other_clips[0]!r}, "
-                f"not to clip {clip_uid!r}"
-            )
+            return f"annotation_uid {annotation_uid!r} belongs to clip {other_clips[0]!r}, not to clip {clip_uid!r}"
         return f"{describe_key(key)} is not in the query list (no such annotation_uid)"
 
 

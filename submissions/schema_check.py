@@ -155,8 +155,7 @@ def _explain_schema_error(error: ValidationError, location: tuple[PathPart, ...]
         allowed = list(schema.get("properties", {}))
         unknown = [key for key in instance if key not in allowed]
         return "unknown-key", (
-            f"unknown key{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}; "
-            f"allowed keys are {_quoted(allowed)}"
+            f"unknown key{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}; allowed keys are {_quoted(allowed)}"
         )
     if keyword == "const":
         return "header", (
@@ -201,9 +200,7 @@ def _describe_type_error(expected: str, instance: Any, location: tuple[PathPart,
                 f"predicted_times is a flat list of numbers {shown}; it must be a list of "
                 f"[start, end] pairs, e.g. [{json.dumps(parent[:2])}]",
             )
-        return Problem(
-            Severity.ERROR, "window-shape", location, f"a window must be a [start, end] pair, got {got}"
-        )
+        return Problem(Severity.ERROR, "window-shape", location, f"a window must be a [start, end] pair, got {got}")
     if isinstance(instance, float) and not math.isfinite(instance):
         return Problem(
             Severity.ERROR,

@@ -75,9 +75,7 @@ def submission_entry(prediction: RankedWindows) -> dict[str, Any]:
         "clip_uid": prediction.clip_uid,
         "annotation_uid": prediction.annotation_uid,
         "query_idx": int(prediction.query_idx),
-        "predicted_times": five_windows(
-            prediction.windows, prediction.duration, describe_key(prediction.key)
-        ),
+        "predicted_times": five_windows(prediction.windows, prediction.duration, describe_key(prediction.key)),
     }
 
 
@@ -89,9 +87,7 @@ def build_submission(
     seen: set[QueryKey] = set()
     for prediction in predictions:
         if prediction.key in seen:
-            raise UserError(
-                f"{describe_key(prediction.key)} is predicted twice; each query must appear once."
-            )
+            raise UserError(f"{describe_key(prediction.key)} is predicted twice; each query must appear once.")
         seen.add(prediction.key)
         results.append(submission_entry(prediction))
     return {

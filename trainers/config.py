@@ -81,8 +81,9 @@ class OptimConfig:
 
     def validate(self) -> None:
         if self.total_epochs < 1:
-            raise ConfigValueError("", "trains for 0 epochs: epochs + warmup_epochs (or early_stop_epochs, when set) "
-                                       "must be at least 1.")
+            raise ConfigValueError(
+                "", "trains for 0 epochs: epochs + warmup_epochs (or early_stop_epochs, when set) must be at least 1."
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,10 +125,23 @@ class TrainCfgSection:
     """``train_cfg:``: the trainer reads ``clip_grad_l2norm`` (<= 0: no clipping); the rest is the
     reference's dead copy of model settings (model.md 6.3)."""
 
-    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset({
-        "init_loss_norm", "cls_prior_prob", "center_sample", "center_sample_radius", "label_smoothing",
-        "loss_weight", "mamba_arch", "droppath", "head_empty_cls", "dropout", "iou_loss_weight", "box_loss_weight",
-        "num_decoder_layer"})
+    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "init_loss_norm",
+            "cls_prior_prob",
+            "center_sample",
+            "center_sample_radius",
+            "label_smoothing",
+            "loss_weight",
+            "mamba_arch",
+            "droppath",
+            "head_empty_cls",
+            "dropout",
+            "iou_loss_weight",
+            "box_loss_weight",
+            "num_decoder_layer",
+        }
+    )
 
     clip_grad_l2norm: float = 1.0
 
@@ -137,9 +151,22 @@ class TestCfgSection:
     """``test_cfg:``: the trainer reads ``test_start_epoch``; the rest is unused, as in the reference
     (``test_num`` is 1 in every config: no validation inside an epoch)."""
 
-    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset({
-        "voting_thresh", "pre_nms_topk", "max_seg_num", "min_score", "nms_sigma", "duration_thresh", "test_num",
-        "iou_threshold", "nms_method", "multiclass_nms", "pre_nms_thresh", "ext_score_file"})
+    UNUSED_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "voting_thresh",
+            "pre_nms_topk",
+            "max_seg_num",
+            "min_score",
+            "nms_sigma",
+            "duration_thresh",
+            "test_num",
+            "iou_threshold",
+            "nms_method",
+            "multiclass_nms",
+            "pre_nms_thresh",
+            "ext_score_file",
+        }
+    )
 
     test_start_epoch: int = setting(0, minimum=0)
 
@@ -151,8 +178,9 @@ class ConfigFile:
     UNUSED_KEYS: ClassVar[frozenset[str]] = IGNORED_TOP_KEYS
 
     model_name: Literal["MultiTaskArch"] = setting(
-        "MultiTaskArch", note="Only MultiTaskArch (OSGNet) configs can be built (the reference registers no other "
-                              "model either).")
+        "MultiTaskArch",
+        note="Only MultiTaskArch (OSGNet) configs can be built (the reference registers no other model either).",
+    )
     dataset: DatasetConfig
     model: ModelSection
     opt: OptimConfig | None = None
@@ -190,8 +218,9 @@ class RunConfig:
             yaml.safe_dump(self.document, handle, sort_keys=False, default_flow_style=None)
 
 
-def load_run_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (),
-                    base_dir: str | os.PathLike | None = None) -> RunConfig:
+def load_run_config(
+    path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (), base_dir: str | os.PathLike | None = None
+) -> RunConfig:
     """Read ``path``, apply ``--set`` overrides and parse every section."""
     return parse_run_config(read_yaml_document(path), str(path), overrides, base_dir)
 
@@ -201,8 +230,9 @@ def read_yaml_document(path: str | os.PathLike) -> dict:
     return read_yaml_mapping(path)
 
 
-def parse_run_config(document: dict, source: str, overrides: list[str] | tuple[str, ...] = (),
-                     base_dir: str | os.PathLike | None = None) -> RunConfig:
+def parse_run_config(
+    document: dict, source: str, overrides: list[str] | tuple[str, ...] = (), base_dir: str | os.PathLike | None = None
+) -> RunConfig:
     """Parse an already-read document (see the module docstring); relative dataset paths resolve
     against ``base_dir`` (default: the working directory)."""
     document = apply_overrides(copy.deepcopy(document), overrides)
@@ -308,5 +338,4 @@ def _widths_from_model(model: ModelConfig, dataset: DatasetConfig) -> DatasetCon
     GloVe config says 512 for 300-d features); the stems' ``n_in`` are what must match the
     stores, so the store checks compare against those.
     """
-    return dataclasses.replace(dataset, input_vid_dim=model.video_stem.in_dim,
-                               input_txt_dim=model.text_stem.in_dim)
+    return dataclasses.replace(dataset, input_vid_dim=model.video_stem.in_dim, input_txt_dim=model.text_stem.in_dim)

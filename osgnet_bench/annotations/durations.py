@@ -24,9 +24,7 @@ from osgnet_bench.files import looks_like_jsonl, read_json, read_jsonl, read_tex
 GROUP_PREFIX = "grp-"
 
 
-def read_video_durations(
-    path: str | os.PathLike, groups_path: str | os.PathLike | None = None
-) -> dict[str, Number]:
+def read_video_durations(path: str | os.PathLike, groups_path: str | os.PathLike | None = None) -> dict[str, Number]:
     """``{video_uid: seconds}`` from ``path``, plus ``grp-`` sums when ``groups_path`` is given."""
     durations = _from_jsonl(path) if looks_like_jsonl(path) else _from_json(read_json(path), str(path))
     if groups_path is not None:

@@ -45,9 +45,7 @@ def is_goalstep_test(data: Any) -> bool:
     return is_goalstep_release(data) and "step_segments" in data["videos"][0]
 
 
-def read_goalstep_release(
-    data: dict, source: str, durations: Mapping[str, Number] | None = None
-) -> list[QueryRecord]:
+def read_goalstep_release(data: dict, source: str, durations: Mapping[str, Number] | None = None) -> list[QueryRecord]:
     """All step queries of a parsed GoalStep release, in the official order.
 
     ``durations`` supplies test video lengths; it is refused for train/val files, whose
@@ -102,9 +100,7 @@ def _steps_then_substeps(video: dict, where: str) -> list[tuple[dict, str]]:
     return ordered
 
 
-def _read_test(
-    videos: list, source: str, durations: Mapping[str, Number] | None
-) -> list[QueryRecord]:
+def _read_test(videos: list, source: str, durations: Mapping[str, Number] | None) -> list[QueryRecord]:
     records: list[QueryRecord] = []
     missing: list[str] = []
     for v, raw_video in enumerate(videos):

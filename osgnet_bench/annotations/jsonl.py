@@ -58,6 +58,4 @@ def _windows(value: object, where: str) -> tuple[Window, ...]:
     """``timestamps`` as [start, end] pairs, numbers unchanged."""
     if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
         raise UserError(f"{where}: 'timestamps' must be a list of [start, end] numbers.")
-    return tuple(
-        (as_number(s, f"{where}: 'timestamps'"), as_number(e, f"{where}: 'timestamps'")) for s, e in value
-    )
+    return tuple((as_number(s, f"{where}: 'timestamps'"), as_number(e, f"{where}: 'timestamps'")) for s, e in value)

@@ -39,9 +39,7 @@ def read_raw_nlq(data: dict, source: str, query_type: str = QUERY_TYPE) -> list[
         for c, clip in enumerate(require_list(video, "clips", f"{source}: videos[{v}]")):
             where = f"{source}: videos[{v}].clips[{c}]"
             clip_uid = require_str(clip, "clip_uid", where)
-            duration = require_number(clip, "video_end_sec", where) - require_number(
-                clip, "video_start_sec", where
-            )
+            duration = require_number(clip, "video_end_sec", where) - require_number(clip, "video_start_sec", where)
             for a, annotation in enumerate(require_list(clip, "annotations", where)):
                 annotation_where = f"{where}.annotations[{a}]"
                 annotation_uid = require_str(annotation, "annotation_uid", annotation_where)

@@ -15,28 +15,43 @@ from osgnet_bench.tracks import TRACK_NAMES, get_track
 
 @click.command(name="evaluate")
 @click.option(
-    "--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False),
+    "--track",
+    required=True,
+    type=click.Choice(TRACK_NAMES, case_sensitive=False),
     help="Benchmark track.",
 )
 @click.option(
-    "--gt", "gt_path", required=True, type=click.Path(dir_okay=False),
+    "--gt",
+    "gt_path",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="Ground truth: raw official JSON or jsonl.",
 )
 @click.option(
-    "--pred", "pred_path", required=True, type=click.Path(dir_okay=False),
+    "--pred",
+    "pred_path",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="Predictions jsonl or EvalAI submission JSON.",
 )
 @click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
 @click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
     help="Output format.",
 )
 @click.option(
-    "--strict", is_flag=True,
+    "--strict",
+    is_flag=True,
     help="Fail when a GT query has no prediction (default: warn, like the official script).",
 )
 @click.option(
-    "--iou-rule", type=click.Choice(IOU_RULES), default=None,
+    "--iou-rule",
+    type=click.Choice(IOU_RULES),
+    default=None,
     help="Hit when IoU > t ('gt', official; default) or IoU >= t ('ge').",
 )
 @click.option("--thresholds", default=None, help="IoU thresholds, comma-separated (default: the track's).")
@@ -66,9 +81,7 @@ def command(
     )
     records = load_annotations(gt_path, chosen, split=split)
     predictions = read_predictions(pred_path)
-    result = evaluate(
-        records, predictions, chosen, spec, strict=strict, gt_source=gt_path, pred_source=pred_path
-    )
+    result = evaluate(records, predictions, chosen, spec, strict=strict, gt_source=gt_path, pred_source=pred_path)
     if result.num_missing:
         click.echo(_missing_warning(result), err=True)
     click.echo(render_results([result], fmt))

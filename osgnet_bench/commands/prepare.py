@@ -26,15 +26,27 @@ def command() -> None:
 
 @command.command(name="annotations")
 @click.option("--track", "track_name", required=True, help="nlq_v2 (nlq), nlq_v1, goalstep or tacos.")
-@click.option("--raw", "raw_path", required=True, type=EXISTING_FILE,
-              help="Raw NLQ JSON, GoalStep release JSON or TACoS JSON.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The jsonl file to write.")
+@click.option(
+    "--raw", "raw_path", required=True, type=EXISTING_FILE, help="Raw NLQ JSON, GoalStep release JSON or TACoS JSON."
+)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The jsonl file to write."
+)
 @click.option("--split", default=None, help="Split of a TACoS JSON that holds several (train, val, test).")
-@click.option("--durations", "durations_path", type=EXISTING_FILE, default=None,
-              help="GoalStep test only: video durations from a jsonl, ego4d.json or {video_uid: seconds}.")
-@click.option("--video-groups", "groups_path", type=EXISTING_FILE, default=None,
-              help="GoalStep test only: goalstep_video_groups.tsv, to sum grp- video durations.")
+@click.option(
+    "--durations",
+    "durations_path",
+    type=EXISTING_FILE,
+    default=None,
+    help="GoalStep test only: video durations from a jsonl, ego4d.json or {video_uid: seconds}.",
+)
+@click.option(
+    "--video-groups",
+    "groups_path",
+    type=EXISTING_FILE,
+    default=None,
+    help="GoalStep test only: goalstep_video_groups.tsv, to sum grp- video durations.",
+)
 def annotations_command(
     track_name: str,
     raw_path: Path,
@@ -77,9 +89,7 @@ def _check_options_fit(
         raise UserError(f"{raw_path}: --split applies only to a TACoS JSON holding several splits.")
     is_test_release = goalstep.is_goalstep_test(data)
     if (durations_path or groups_path) and not is_test_release:
-        raise UserError(
-            f"{raw_path}: --durations and --video-groups apply only to the GoalStep test release."
-        )
+        raise UserError(f"{raw_path}: --durations and --video-groups apply only to the GoalStep test release.")
     if groups_path and not durations_path:
         raise UserError("--video-groups needs --durations (the member videos' lengths).")
     if is_test_release and not durations_path:

@@ -21,15 +21,37 @@ TRACKS = ("nlq", "goalstep", "tacos")
 @click.option("--video-dim", type=int, default=64, show_default=True, help="Video feature width.")
 @click.option("--text-dim", type=int, default=32, show_default=True, help="Text token feature width.")
 @click.option("--class-dim", type=int, default=32, show_default=True, help="Class-name embedding width.")
-@click.option("--amplitude", type=float, default=2.0, show_default=True,
-              help="Strength of the planted event pattern (background noise has unit variance).")
+@click.option(
+    "--amplitude",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Strength of the planted event pattern (background noise has unit variance).",
+)
 @click.option("--text-noise", type=float, default=0.2, show_default=True, help="Noise on token features.")
-@click.option("--narrations", type=int, default=0, show_default=True,
-              help="NLQ only: also write NaQ-style narrations (this many per training clip) and pretrain.yaml.")
+@click.option(
+    "--narrations",
+    type=int,
+    default=0,
+    show_default=True,
+    help="NLQ only: also write NaQ-style narrations (this many per training clip) and pretrain.yaml.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a synthetic dataset already in --out.")
-def command(track: str, out: Path, videos: int, queries_per_video: float, steps: int, seed: int,
-            video_dim: int, text_dim: int, class_dim: int, amplitude: float, text_noise: float,
-            narrations: int, overwrite: bool) -> None:
+def command(
+    track: str,
+    out: Path,
+    videos: int,
+    queries_per_video: float,
+    steps: int,
+    seed: int,
+    video_dim: int,
+    text_dim: int,
+    class_dim: int,
+    amplitude: float,
+    text_noise: float,
+    narrations: int,
+    overwrite: bool,
+) -> None:
     """Write annotations (official raw JSON + jsonl), every feature store, the class-name table,
     LaViLa captions and a ready config.yaml into --out (with --narrations, also the narration
     pre-training data and pretrain.yaml). See docs/data.md for the generative model."""
@@ -39,9 +61,19 @@ def command(track: str, out: Path, videos: int, queries_per_video: float, steps:
         raise UserError(f"{out} already holds a synthetic dataset (synth.json); pass --overwrite to replace it.")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, expected a directory.")
-    options = SynthOptions(track=track, videos=videos, queries_per_video=queries_per_video, steps=steps, seed=seed,
-                           video_dim=video_dim, text_dim=text_dim, class_dim=class_dim, amplitude=amplitude,
-                           text_noise=text_noise, narrations=narrations)
+    options = SynthOptions(
+        track=track,
+        videos=videos,
+        queries_per_video=queries_per_video,
+        steps=steps,
+        seed=seed,
+        video_dim=video_dim,
+        text_dim=text_dim,
+        class_dim=class_dim,
+        amplitude=amplitude,
+        text_noise=text_noise,
+        narrations=narrations,
+    )
     result = generate_dataset(out, options)
     for split, count in result.counts.items():
         click.echo(f"{split:5}  {count['videos']:4d} videos  {count['queries']:5d} queries")

@@ -10,9 +10,7 @@ import numpy as np
 WindowList = np.ndarray | Sequence[Sequence[float]]
 
 
-def pad_windows(
-    windows: Sequence[WindowList], max_width: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def pad_windows(windows: Sequence[WindowList], max_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """N window lists [k_i, 2] -> (windows [N, K, 2] float64, mask [N, K] bool).
 
     Each list is a float array [k_i, 2] (predictions) or a sequence of (start, end) pairs

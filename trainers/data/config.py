@@ -47,16 +47,20 @@ class DatasetConfig:
     classname_feat_dir: Path | None = None
     lavila_caption_dir: Path | None = None
     classname_feat_concat: Literal["only"] = setting(
-        "only", note="Only query-conditioned class-name embeddings ('only' with 'class-score', used by every "
-                     "official config) are supported.")
+        "only",
+        note="Only query-conditioned class-name embeddings ('only' with 'class-score', used by every "
+        "official config) are supported.",
+    )
     object_feat_type: Literal["class-score"] = setting(
-        "class-score", note="Only 'class-score' object features (every official config) are supported.")
+        "class-score", note="Only 'class-score' object features (every official config) are supported."
+    )
     num_classes: int = setting(1, minimum=1)
     feat_stride: float = setting(16.0, exclusive_minimum=0)
     num_frames: float = setting(32.0, exclusive_minimum=0)
     max_seq_len: int = setting(2560, minimum=1)
     downsample_rate: Literal[1] = setting(
-        1, note="Features are never subsampled, so another rate would misalign the targets.")
+        1, note="Features are never subsampled, so another rate would misalign the targets."
+    )
     fix_video_frames: Literal[0] = setting(0, note="Features are never resampled to a fixed length.")
     mul_query_input: int = setting(1000, minimum=0, false_means=0)
     enable_temporal_jittering: bool = False

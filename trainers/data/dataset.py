@@ -105,8 +105,14 @@ class GroundingDataset(Dataset):
             raise UserError(f"the dataset config has no {'train' if split == 'train' else 'val'}_jsonl_file.")
         records = read_query_jsonl(path)
         sources = FeatureSources.open(config, split)
-        return cls(records, config, sources, training=split == "train" if training is None else training,
-                   source=str(path), **kwargs)
+        return cls(
+            records,
+            config,
+            sources,
+            training=split == "train" if training is None else training,
+            source=str(path),
+            **kwargs,
+        )
 
     @property
     def epoch(self) -> int:
@@ -131,8 +137,10 @@ class GroundingDataset(Dataset):
                 f"dataset.max_seq_len = {cfg.max_seq_len}; raise max_seq_len or cut the video."
             )
         if record.duration is None:
-            raise UserError(f"query {record.query_id!r} of video {record.video_id!r} has no duration; "
-                            "samples need the video duration (the jsonl's 'duration').")
+            raise UserError(
+                f"query {record.query_id!r} of video {record.video_id!r} has no duration; "
+                "samples need the video duration (the jsonl's 'duration')."
+            )
         query_feats = video.query_feats[record.query_id]
         if cfg.text_feat_with_eot:
             query_feats = query_feats[:, 1:]
@@ -188,11 +196,13 @@ class GroundingDataset(Dataset):
             return texts, None
         return texts, [w for w in (self._grid_windows(r, rng) for r in others) if w is not None]
 
-    def _object_feats(self, detections: StepDetections, num_steps: int,
-                      choices: tuple[tuple[int, ...], ...]) -> list[torch.Tensor]:
+    def _object_feats(
+        self, detections: StepDetections, num_steps: int, choices: tuple[tuple[int, ...], ...]
+    ) -> list[torch.Tensor]:
         """Per step, the class-name embeddings ``[k_t, D_obj]`` of the query's classes detected there."""
         counts, class_ids = select_query_objects(detections, choices, num_steps)
         table = self.sources.class_table
+        assert table is not None, "FeatureSources.open opens the object store and the class table together"
         tokens = table.index_select(0, torch.from_numpy(class_ids))  # much faster than table[ids] on CPU
         feats = [table.new_zeros((0, table.shape[1]))] * num_steps
         start = 0
@@ -228,8 +238,9 @@ class GroundingDataset(Dataset):
         shots = None
         if self.sources.captions is not None:
             cfg = self.config
-            cuts = shot_cut_frames(self.sources.captions.read(video_id), cfg.default_fps,
-                                   cfg.split_word_list, cfg.max_shot_second)
+            cuts = shot_cut_frames(
+                self.sources.captions.read(video_id), cfg.default_fps, cfg.split_word_list, cfg.max_shot_second
+            )
             shots = torch.from_numpy(shots_from_cuts(cuts, num_steps, cfg.num_frames, cfg.max_seq_len))
         detections = self.sources.objects.read(video_id) if self.sources.objects is not None else None
         return DecodedVideo(feats, queries, detections, shots)

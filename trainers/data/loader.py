@@ -24,7 +24,6 @@ from osgnet_bench.errors import UserError
 from trainers.data.dataset import GroundingDataset
 from trainers.model.inputs import GroundingSample
 
-
 T = TypeVar("T")
 
 

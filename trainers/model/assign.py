@@ -16,9 +16,9 @@ MIN_LENGTH_TOLERANCE = 1e-3
 
 
 @torch.no_grad()
-def assign_video(points: torch.Tensor, gt_segments: torch.Tensor,
-                 gt_labels: torch.Tensor | None = None,
-                 center_radius: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+def assign_video(
+    points: torch.Tensor, gt_segments: torch.Tensor, gt_labels: torch.Tensor | None = None, center_radius: float = 1.5
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Targets of every point for one sample.
 
     points: [P, 4] rows (t, lo, hi, stride) of all levels concatenated; gt_segments: [N, 2]
@@ -36,12 +36,14 @@ def assign_video(points: torch.Tensor, gt_segments: torch.Tensor,
         gt_labels = gt_segments.new_ones((gt_segments.shape[0], 1))
     dtype = torch.promote_types(points.dtype, gt_segments.dtype)
     if gt_segments.shape[0] == 0:
-        return (points.new_zeros((num_points, gt_labels.shape[1]), dtype=dtype),
-                points.new_zeros((num_points, 2), dtype=dtype))
+        return (
+            points.new_zeros((num_points, gt_labels.shape[1]), dtype=dtype),
+            points.new_zeros((num_points, 2), dtype=dtype),
+        )
 
-    t, lo, hi, stride = (points[:, i, None] for i in range(4))       # each [P, 1]
-    start, end = gt_segments[None, :, 0], gt_segments[None, :, 1]    # each [1, N]
-    left, right = t - start, end - t                                 # [P, N]
+    t, lo, hi, stride = (points[:, i, None] for i in range(4))  # each [P, 1]
+    start, end = gt_segments[None, :, 0], gt_segments[None, :, 1]  # each [1, N]
+    left, right = t - start, end - t  # [P, N]
 
     center = 0.5 * (start + end)
     window_lo = torch.maximum(center - stride * center_radius, start)
@@ -52,7 +54,7 @@ def assign_video(points: torch.Tensor, gt_segments: torch.Tensor,
 
     lengths = (end - start).expand(num_points, -1)
     lengths = lengths.masked_fill(~(inside_center & inside_range), float("inf"))
-    min_length, chosen = lengths.min(dim=1)                          # [P]
+    min_length, chosen = lengths.min(dim=1)  # [P]
     matches = (lengths <= min_length[:, None] + MIN_LENGTH_TOLERANCE) & torch.isfinite(lengths)
 
     cls_targets = (matches.to(dtype) @ gt_labels.to(dtype)).clamp_(0.0, 1.0)
@@ -62,9 +64,12 @@ def assign_video(points: torch.Tensor, gt_segments: torch.Tensor,
 
 
 @torch.no_grad()
-def assign_batch(points: Sequence[torch.Tensor], gt_segments: Sequence[torch.Tensor],
-                 gt_labels: Sequence[torch.Tensor] | None = None,
-                 center_radius: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+def assign_batch(
+    points: Sequence[torch.Tensor],
+    gt_segments: Sequence[torch.Tensor],
+    gt_labels: Sequence[torch.Tensor] | None = None,
+    center_radius: float = 1.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Targets for a batch: points are the per-level ``[T_l, 4]`` tensors of the point generator,
     gt_segments / gt_labels one ``[N_b, 2]`` / ``[N_b, C]`` tensor per sample.
 
@@ -72,10 +77,15 @@ def assign_batch(points: Sequence[torch.Tensor], gt_segments: Sequence[torch.Ten
     """
     all_points = torch.cat(list(points), dim=0)
     labels = list(gt_labels) if gt_labels is not None else [None] * len(gt_segments)
-    per_video = [assign_video(all_points, segments.to(all_points.device),
-                              None if label is None else label.to(all_points.device),
-                              center_radius)
-                 for segments, label in zip(gt_segments, labels, strict=True)]
+    per_video = [
+        assign_video(
+            all_points,
+            segments.to(all_points.device),
+            None if label is None else label.to(all_points.device),
+            center_radius,
+        )
+        for segments, label in zip(gt_segments, labels, strict=True)
+    ]
     cls_targets = torch.stack([cls for cls, _ in per_video])
     reg_targets = torch.stack([reg for _, reg in per_video])
     return cls_targets, reg_targets

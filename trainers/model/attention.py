@@ -35,8 +35,13 @@ class MaskedMHA(HeadProjections):
     ``[N, 1, S]``. Returns ``[N, C, T]`` (multiplied by the query mask) and the query mask.
     """
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if context is None:
             context, context_mask = x, mask
         elif context_mask is None:
@@ -64,14 +69,17 @@ class ConvProjections(nn.Module):
         super().__init__()
         self.num_heads, self.head_dim = num_heads, channels // num_heads
         kernel = stride + 1 if stride > 1 else 3
-        self.query_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
-                                       mask_input=mask_input)
+        self.query_conv = MaskedConv1D(
+            channels, channels, kernel, stride, groups=channels, bias=False, mask_input=mask_input
+        )
         self.query_norm = LayerNorm(channels)
-        self.key_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
-                                     mask_input=mask_input)
+        self.key_conv = MaskedConv1D(
+            channels, channels, kernel, stride, groups=channels, bias=False, mask_input=mask_input
+        )
         self.key_norm = LayerNorm(channels)
-        self.value_conv = MaskedConv1D(channels, channels, kernel, stride, groups=channels, bias=False,
-                                       mask_input=mask_input)
+        self.value_conv = MaskedConv1D(
+            channels, channels, kernel, stride, groups=channels, bias=False, mask_input=mask_input
+        )
         self.value_norm = LayerNorm(channels)
         self.key = nn.Conv1d(channels, channels, 1)
         self.query = nn.Conv1d(channels, channels, 1)
@@ -106,8 +114,9 @@ class ConvAttention(ConvProjections):
     x ``[N, C, T]`` with mask ``[N, 1, T]`` -> ``[N, C, T/s]`` and its mask.
     """
 
-    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
-                 mask_input: bool = False) -> None:
+    def __init__(
+        self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1, mask_input: bool = False
+    ) -> None:
         super().__init__(channels, num_heads, stride, mask_input)
         self.window_size = window_size
 
@@ -126,8 +135,9 @@ class ConvAttention(ConvProjections):
         return self.proj(out) * q_mask.to(out.dtype), q_mask
 
 
-def banded_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor,
-                     radius: int) -> torch.Tensor:
+def banded_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor, radius: int
+) -> torch.Tensor:
     """Local attention: query i sees keys ``i - radius .. i + radius`` inside the sequence.
 
     q, k, v ``[N, H, T, d]`` (q already scaled), valid ``[N, T]`` bool. Padded keys get -1e4
@@ -156,8 +166,9 @@ class ObjectSlotAttention(HeadProjections):
     slot outputs only the projection bias. Returns ``[B, C, T]`` (x mask applied) and the mask.
     """
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, objects: torch.Tensor,
-                object_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, objects: torch.Tensor, object_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         b, c, t = x.shape
         q = self.query(x).view(b, self.num_heads, self.head_dim, t) / math.sqrt(self.head_dim)
         k = self.key(objects).view(b, -1, self.num_heads, self.head_dim, t)
@@ -178,8 +189,9 @@ class ObjectTextAttention(ConvProjections):
     (slot, step) attends over the tokens. Returns ``[B, O, C, T]`` (object mask applied).
     """
 
-    def forward(self, objects: torch.Tensor, object_mask: torch.Tensor, text: torch.Tensor,
-                text_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, objects: torch.Tensor, object_mask: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
         b, o, c, t = objects.shape
         q, _ = self.project_query(objects.reshape(b * o, c, t), object_mask)
         k, _ = self.project_key(text, text_mask)

@@ -34,8 +34,9 @@ def pad_sequences(feats: list[torch.Tensor], length: int | None = None) -> tuple
     return batched, (torch.arange(length)[None, :] < lengths[:, None]).unsqueeze(1)
 
 
-def pad_objects(per_sample: Sequence[Sequence[torch.Tensor | None] | None], length: int,
-                dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_objects(
+    per_sample: Sequence[Sequence[torch.Tensor | None] | None], length: int, dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Object embeddings per sample and step (``[n_t, dim]``, or None / ``n_t = 0`` for none) ->
     slots ``[B*O, dim, length]`` and mask ``[B*O, 1, length]``, O = max(1, most objects in a step).
 
@@ -52,12 +53,12 @@ def pad_objects(per_sample: Sequence[Sequence[torch.Tensor | None] | None], leng
             if objects is not None and objects.shape[0]:
                 slots[b, t, : objects.shape[0]] = objects.float()
     mask = torch.arange(num_slots)[None, None, :] < counts[:, :, None]  # [B, T, O]
-    return (slots.permute(0, 2, 3, 1).reshape(-1, dim, length),
-            mask.permute(0, 2, 1).reshape(-1, 1, length))
+    return (slots.permute(0, 2, 3, 1).reshape(-1, dim, length), mask.permute(0, 2, 1).reshape(-1, 1, length))
 
 
-def collate(samples: list[GroundingSample], padded_length: int, object_dim: int,
-            device: torch.device | str = "cpu") -> Batch:
+def collate(
+    samples: list[GroundingSample], padded_length: int, object_dim: int, device: torch.device | str = "cpu"
+) -> Batch:
     """Batch the model inputs of ``samples`` with the video padded to ``padded_length`` (T0)."""
     video, video_mask = pad_sequences([s.feats for s in samples], padded_length)
     text, text_mask = pad_sequences([s.query_feats for s in samples])
@@ -65,5 +66,4 @@ def collate(samples: list[GroundingSample], padded_length: int, object_dim: int,
     if any(s.object_feats is not None for s in samples):
         objects, object_mask = pad_objects([s.object_feats for s in samples], padded_length, object_dim)
         objects, object_mask = objects.to(device), object_mask.to(device)
-    return Batch(video.to(device), video_mask.to(device), text.to(device), text_mask.to(device),
-                 objects, object_mask)
+    return Batch(video.to(device), video_mask.to(device), text.to(device), text_mask.to(device), objects, object_mask)

@@ -29,8 +29,16 @@ from trainers.model.selective_scan import selective_scan
 class BiMamba(nn.Module):
     """``[B, T, d_model]`` + mask ``[B, T]`` -> ``[B, T, d_model]``."""
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_min: float = 1e-3, dt_max: float = 0.1, dt_floor: float = 1e-4) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        dt_floor: float = 1e-4,
+    ) -> None:
         super().__init__()
         self.d_inner = expand * d_model
         self.d_state = d_state
@@ -55,14 +63,22 @@ class BiMamba(nn.Module):
         """Mamba's dt init for the forward direction only: W_dt ~ U(±dt_rank^-0.5) and
         b_dt = softplus^-1(dt), dt log-uniform in [dt_min, dt_max]. The backward direction keeps
         PyTorch's default init (VideoMamba behaviour, reference quirk B18)."""
-        bound = self.dt_rank ** -0.5
+        bound = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -bound, bound)
-        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min))
-                       + math.log(dt_min)).clamp(min=dt_floor)
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(
+            min=dt_floor
+        )
         self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
-    def _direction(self, xz: torch.Tensor, conv1d: nn.Conv1d, x_proj: nn.Linear, dt_proj: nn.Linear,
-                   a_log: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    def _direction(
+        self,
+        xz: torch.Tensor,
+        conv1d: nn.Conv1d,
+        x_proj: nn.Linear,
+        dt_proj: nn.Linear,
+        a_log: torch.Tensor,
+        d: torch.Tensor,
+    ) -> torch.Tensor:
         """One scan direction with its own conv, projections, A_log and D: ``[B, 2*d_inner, T] -> [B, d_inner, T]``."""
         x, z = xz.chunk(2, dim=1)
         x = F.silu(conv1d(x)[..., : x.shape[-1]])
@@ -70,15 +86,25 @@ class BiMamba(nn.Module):
         delta, b, c = projected.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (delta @ dt_proj.weight.t()).transpose(1, 2)
         a = -torch.exp(a_log.float())
-        return selective_scan(x, delta, a, b.transpose(1, 2).contiguous(), c.transpose(1, 2).contiguous(),
-                              d.float(), z=z, delta_bias=dt_proj.bias.float(), delta_softplus=True)
+        return selective_scan(
+            x,
+            delta,
+            a,
+            b.transpose(1, 2).contiguous(),
+            c.transpose(1, 2).contiguous(),
+            d.float(),
+            z=z,
+            delta_bias=dt_proj.bias.float(),
+            delta_softplus=True,
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(dim=-1)
         xz = self.in_proj(x).transpose(1, 2)
         forward = self._direction(xz, self.conv1d, self.x_proj, self.dt_proj, self.A_log, self.D)
-        backward = self._direction(flip_valid(xz, lengths), self.conv1d_b, self.x_proj_b, self.dt_proj_b,
-                                   self.A_b_log, self.D_b)
+        backward = self._direction(
+            flip_valid(xz, lengths), self.conv1d_b, self.x_proj_b, self.dt_proj_b, self.A_b_log, self.D_b
+        )
         backward = flip_valid(backward, lengths)
         out = self.out_proj((forward + backward).transpose(1, 2))
         return out * mask[..., None].to(out.dtype)

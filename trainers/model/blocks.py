@@ -18,14 +18,20 @@ class TransformerBlock(nn.Module):
     convs (``Quirks.padding_reaches_convs``).
     """
 
-    def __init__(self, channels: int, num_heads: int, stride: int = 1, window_size: int = -1,
-                 path_pdrop: float = 0.0, mask_input: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int,
+        stride: int = 1,
+        window_size: int = -1,
+        path_pdrop: float = 0.0,
+        mask_input: bool = False,
+    ) -> None:
         super().__init__()
         self.ln1 = LayerNorm(channels)
         self.ln2 = LayerNorm(channels)
         self.attn = ConvAttention(channels, num_heads, stride, window_size, mask_input)
-        self.pool_skip = (nn.MaxPool1d(stride + 1, stride, (stride + 1) // 2) if stride > 1
-                          else nn.Identity())
+        self.pool_skip = nn.MaxPool1d(stride + 1, stride, (stride + 1) // 2) if stride > 1 else nn.Identity()
         self.mlp = mlp(channels, 4 * channels)
         self.drop_path_attn = residual_scale(channels, path_pdrop)
         self.drop_path_mlp = residual_scale(channels, path_pdrop)
@@ -47,8 +53,7 @@ class ObjectEncoderBlock(nn.Module):
     invalid slot steps and padded tokens before the attention's convs.
     """
 
-    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1,
-                 mask_input: bool = False) -> None:
+    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1, mask_input: bool = False) -> None:
         super().__init__()
         self.ln2 = LayerNorm(channels)
         self.cross_attn = ObjectTextAttention(channels, num_heads, mask_input=mask_input)
@@ -58,8 +63,9 @@ class ObjectEncoderBlock(nn.Module):
         self.drop_path_attn = residual_scale(channels, path_pdrop)
         self.drop_path_mlp = residual_scale(channels, path_pdrop)
 
-    def forward(self, objects: torch.Tensor, mask: torch.Tensor, text: torch.Tensor,
-                text_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, objects: torch.Tensor, mask: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
         b, o, c, t = objects.shape
         out = self.cross_attn(self.ln3(objects), mask, self.ln4(text), text_mask).reshape(b * o, c, t)
         out = out + self.drop_path_mlp(self.mlp(self.ln2(out)) * mask.to(out.dtype))

@@ -29,19 +29,44 @@ from trainers.model.decode import DecodeConfig
 
 # keys under ``model:`` that the reference accepts but never builds anything from (model.md 6.3);
 # ``max_seq_len`` is overwritten by ``dataset.max_seq_len`` in the reference
-DEAD_MODEL_KEYS = frozenset({
-    "generator", "backbone_type", "fpn_type", "backbone_arch", "n_mha_win_size", "n_head",
-    "embd_dim", "fpn_dim", "head_dim", "object_dim", "object_win_size", "object_use_cross_model",
-    "use_abs_pe", "embd_kernel_size", "embd_with_ln", "fpn_with_ln", "head_kernel_size",
-    "head_num_layers", "head_with_ln", "use_rel_pe", "use_lmha_in_fpn", "input_vid_dim",
-    "input_txt_dim", "num_classes", "train_cfg", "test_cfg", "max_shot_num", "max_query", "max_seq_len",
-})
+DEAD_MODEL_KEYS = frozenset(
+    {
+        "generator",
+        "backbone_type",
+        "fpn_type",
+        "backbone_arch",
+        "n_mha_win_size",
+        "n_head",
+        "embd_dim",
+        "fpn_dim",
+        "head_dim",
+        "object_dim",
+        "object_win_size",
+        "object_use_cross_model",
+        "use_abs_pe",
+        "embd_kernel_size",
+        "embd_with_ln",
+        "fpn_with_ln",
+        "head_kernel_size",
+        "head_num_layers",
+        "head_with_ln",
+        "use_rel_pe",
+        "use_lmha_in_fpn",
+        "input_vid_dim",
+        "input_txt_dim",
+        "num_classes",
+        "train_cfg",
+        "test_cfg",
+        "max_shot_num",
+        "max_query",
+        "max_seq_len",
+    }
+)
 # ``mamba_arch`` of the released finetune configs (object branch) and of the narration
 # pre-training configs (``none``: no object attention, no gate)
 MAMBA_ARCH_WITH_OBJECTS = ("bimamba1", "mlp", "obj")
 MAMBA_ARCH_WITHOUT_OBJECTS = ("bimamba1", "mlp", "none")
-REFERENCE_DEFAULT_REGRESSION_RANGE = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 32.0), (32.0, 64.0),
-                                      (64.0, 10000.0))
+REFERENCE_DEFAULT_REGRESSION_RANGE = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 32.0), (32.0, 64.0), (64.0, 10000.0))
 ZERO_DROPOUT = "Only 0 is supported (every official config leaves it at 0)."
 
 
@@ -133,8 +158,7 @@ class ModelConfig:
     @property
     def fpn_strides(self) -> tuple[int, ...]:
         """Stride of every FPN level in level-0 steps, e.g. (1, 2, 4, ..., 64)."""
-        return tuple(self.scale_factor ** i
-                     for i in range(self.fpn_start_level, self.num_fpn_blocks + 1))
+        return tuple(self.scale_factor**i for i in range(self.fpn_start_level, self.num_fpn_blocks + 1))
 
     @property
     def max_stride(self) -> int:
@@ -149,11 +173,10 @@ class ModelConfig:
         return math.ceil(length / self.max_stride) * self.max_stride
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # The ``model:`` section as written in the reference format (read by osgnet_bench.config_reader)
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, kw_only=True)
 class ConvStackCfg:
@@ -188,7 +211,8 @@ class TransformerBlockCfg:
     proj_pdrop: float = setting(0.0, minimum=0.0, maximum=0.0, note=ZERO_DROPOUT)
     use_rel_pe: Literal[False] = setting(False, note="Relative position bias is off in every official config.")
     use_cross_modal: Literal[False] = setting(
-        False, note="TransformerBlocks never attend to the text in OSGNet (the text reaches the video blocks).")
+        False, note="TransformerBlocks never attend to the text in OSGNet (the text reaches the video blocks)."
+    )
 
     def validate(self) -> None:
         if min(self.n_ds_strides) < 1:
@@ -219,9 +243,12 @@ class ObjectMambaBlockCfg:
 
     def validate(self) -> None:
         if self.mamba_arch not in (MAMBA_ARCH_WITH_OBJECTS, MAMBA_ARCH_WITHOUT_OBJECTS):
-            raise ConfigValueError("mamba_arch", f"is {list(self.mamba_arch)}; only {list(MAMBA_ARCH_WITH_OBJECTS)} "
-                                                 f"(the released OSGNet) and {list(MAMBA_ARCH_WITHOUT_OBJECTS)} "
-                                                 "(its narration pre-training) are supported.")
+            raise ConfigValueError(
+                "mamba_arch",
+                f"is {list(self.mamba_arch)}; only {list(MAMBA_ARCH_WITH_OBJECTS)} "
+                f"(the released OSGNet) and {list(MAMBA_ARCH_WITHOUT_OBJECTS)} "
+                "(its narration pre-training) are supported.",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,8 +438,10 @@ class VtmHeadsCfg:
 
     def validate(self) -> None:
         if self.txt_aggregator_cfg is not None and self.txt_aggregator_cfg != self.shot_aggregator_cfg:
-            raise ConfigValueError("txt_aggregator_cfg", "must equal shot_aggregator_cfg (the only released "
-                                                         "setting); leave it out to copy it.")
+            raise ConfigValueError(
+                "txt_aggregator_cfg",
+                "must equal shot_aggregator_cfg (the only released setting); leave it out to copy it.",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -442,8 +471,10 @@ class ModelSection:
             raise ConfigValueError("vtm_heads_cfg", "is required when `tasks` includes VTM.")
         for index, (low, high) in enumerate(self.regression_range):
             if not 0 <= low < high:
-                raise ConfigValueError(f"regression_range[{index}]",
-                                       f"must be a [low, high] pair with 0 <= low < high, got [{low}, {high}].")
+                raise ConfigValueError(
+                    f"regression_range[{index}]",
+                    f"must be a [low, high] pair with 0 <= low < high, got [{low}, {high}].",
+                )
 
 
 def build_model_config(section: ModelSection, max_seq_len: int, source: str, path: str = "model") -> ModelConfig:
@@ -458,26 +489,45 @@ def build_model_config(section: ModelSection, max_seq_len: int, source: str, pat
     fpn_stage = section.multiscale_encoder_cfg[0]
     video_stem = _stem(video_stem_stage.layer_cfg)
     embed_dim = video_stem.out_dim
-    text_cfg, object_cfg, video_cfg, fpn_cfg = (text_stage.layer_cfg, object_stage.layer_cfg, video_stage.layer_cfg,
-                                                fpn_stage.layer_cfg)
+    text_cfg, object_cfg, video_cfg, fpn_cfg = (
+        text_stage.layer_cfg,
+        object_stage.layer_cfg,
+        video_stage.layer_cfg,
+        fpn_stage.layer_cfg,
+    )
     where = _Where(source, path)
-    for key, cfg in (("text_encoder_cfg[1]", text_cfg), ("obj_encoder_cfg[1]", object_cfg),
-                     ("video_encoder_cfg[1]", video_cfg), ("multiscale_encoder_cfg[0]", fpn_cfg)):
+    for key, cfg in (
+        ("text_encoder_cfg[1]", text_cfg),
+        ("obj_encoder_cfg[1]", object_cfg),
+        ("video_encoder_cfg[1]", video_cfg),
+        ("multiscale_encoder_cfg[0]", fpn_cfg),
+    ):
         if cfg.n_embd != embed_dim:
-            raise where.error(f"{key}.layer_cfg.n_embd", f"is {cfg.n_embd}, but the video stem's n_out (the model "
-                                                         f"width) is {embed_dim}; they must be equal.")
+            raise where.error(
+                f"{key}.layer_cfg.n_embd",
+                f"is {cfg.n_embd}, but the video stem's n_out (the model width) is {embed_dim}; they must be equal.",
+            )
     num_heads = video_cfg.n_head
-    for key, cfg in (("text_encoder_cfg[1]", text_cfg), ("multiscale_encoder_cfg[0]", fpn_cfg),
-                     ("obj_encoder_cfg[1]", object_cfg)):
+    for key, cfg in (
+        ("text_encoder_cfg[1]", text_cfg),
+        ("multiscale_encoder_cfg[0]", fpn_cfg),
+        ("obj_encoder_cfg[1]", object_cfg),
+    ):
         if cfg.n_head != num_heads:
-            raise where.error(f"{key}.layer_cfg.n_head", f"is {cfg.n_head} but the video blocks have {num_heads}; "
-                                                         "one head count is supported.")
+            raise where.error(
+                f"{key}.layer_cfg.n_head",
+                f"is {cfg.n_head} but the video blocks have {num_heads}; one head count is supported.",
+            )
     if text_cfg.mha_win_size > 1 or text_cfg.n_ds_strides != (1, 1):
-        raise where.error("text_encoder_cfg[1].layer_cfg", "must use global attention without striding "
-                                                           "(mha_win_size <= 1, n_ds_strides [1, 1]).")
+        raise where.error(
+            "text_encoder_cfg[1].layer_cfg",
+            "must use global attention without striding (mha_win_size <= 1, n_ds_strides [1, 1]).",
+        )
     if fpn_cfg.n_ds_strides[0] != fpn_cfg.n_ds_strides[1]:
-        raise where.error("multiscale_encoder_cfg[0].layer_cfg.n_ds_strides", "must be two equal strides, got "
-                                                                              f"{list(fpn_cfg.n_ds_strides)}.")
+        raise where.error(
+            "multiscale_encoder_cfg[0].layer_cfg.n_ds_strides",
+            f"must be two equal strides, got {list(fpn_cfg.n_ds_strides)}.",
+        )
     heads = section.nlq_heads_cfg
     cls_cfg = heads.cls_head_cfg
     quirks = section.quirks
@@ -523,7 +573,8 @@ def build_model_config(section: ModelSection, max_seq_len: int, source: str, pat
             iou_threshold=heads.iou_threshold,
             min_score=heads.min_score,
             max_seg_num=heads.max_seg_num,
-            half_clip_offset=quirks.half_clip_time_offset),
+            half_clip_offset=quirks.half_clip_time_offset,
+        ),
         use_vtm=use_vtm,
         quirks=quirks,
         **(_vtm_fields(section.vtm_heads_cfg, embed_dim, where) if use_vtm and section.vtm_heads_cfg else {}),
@@ -544,8 +595,14 @@ class _Where:
 
 
 def _stem(cfg: ConvStackCfg) -> StemConfig:
-    return StemConfig(num_layers=cfg.num_layer, in_dim=cfg.n_in, hidden_dim=cfg.n_hidden or cfg.n_in,
-                      out_dim=cfg.n_out or cfg.n_in, kernel_size=cfg.kernel_size, activation=cfg.act)
+    return StemConfig(
+        num_layers=cfg.num_layer,
+        in_dim=cfg.n_in,
+        hidden_dim=cfg.n_hidden or cfg.n_in,
+        out_dim=cfg.n_out or cfg.n_in,
+        kernel_size=cfg.kernel_size,
+        activation=cfg.act,
+    )
 
 
 def _vtm_fields(vtm: VtmHeadsCfg, embed_dim: int, where: _Where) -> dict:
@@ -553,55 +610,79 @@ def _vtm_fields(vtm: VtmHeadsCfg, embed_dim: int, where: _Where) -> dict:
     qformer = vtm.shot_aggregator_cfg.layer_cfg
     self_mixer = qformer.self_mixer_cfg.block_cfg
     similarity = vtm.similarity_head_cfg.layer_cfg
-    widths = [("shot_aggregator_cfg.layer_cfg.self_mixer_cfg.block_cfg.n_embd", self_mixer.n_embd),
-              ("similarity_head_cfg.layer_cfg.x_dim", similarity.x_dim),
-              ("similarity_head_cfg.layer_cfg.y_dim", similarity.y_dim)]
+    widths = [
+        ("shot_aggregator_cfg.layer_cfg.self_mixer_cfg.block_cfg.n_embd", self_mixer.n_embd),
+        ("similarity_head_cfg.layer_cfg.x_dim", similarity.x_dim),
+        ("similarity_head_cfg.layer_cfg.y_dim", similarity.y_dim),
+    ]
     if qformer.cross_mixer_cfg is not None:
         cross = qformer.cross_mixer_cfg.block_cfg
         widths.append(("shot_aggregator_cfg.layer_cfg.cross_mixer_cfg.block_cfg.n_embd", cross.n_embd))
         if cross.n_head != self_mixer.n_head:
-            raise where.error("vtm_heads_cfg.shot_aggregator_cfg.layer_cfg.cross_mixer_cfg.block_cfg.n_head",
-                              f"is {cross.n_head} but the self mixer has {self_mixer.n_head}; one head count is "
-                              "supported.")
+            raise where.error(
+                "vtm_heads_cfg.shot_aggregator_cfg.layer_cfg.cross_mixer_cfg.block_cfg.n_head",
+                f"is {cross.n_head} but the self mixer has {self_mixer.n_head}; one head count is supported.",
+            )
     for key, width in widths:
         if width is not None and width != embed_dim:
             raise where.error(f"vtm_heads_cfg.{key}", f"is {width}, but the model width is {embed_dim}.")
-    return {"vtm_num_queries": qformer.query_num, "vtm_num_layers": qformer.num_layer,
-            "vtm_path_pdrop": qformer.path_pdrop, "vtm_heads": self_mixer.n_head, "vtm_sim_dim": similarity.con_dim,
-            "vtm_loss_weight": vtm.loss_weight}
+    return {
+        "vtm_num_queries": qformer.query_num,
+        "vtm_num_layers": qformer.num_layer,
+        "vtm_path_pdrop": qformer.path_pdrop,
+        "vtm_heads": self_mixer.n_head,
+        "vtm_sim_dim": similarity.con_dim,
+        "vtm_loss_weight": vtm.loss_weight,
+    }
 
 
 def _check_consistency(config: ModelConfig, section: ModelSection, where: _Where) -> None:
     """Cross-key checks the reference only asserts (or silently relies on)."""
     levels = len(config.fpn_strides)
     if len(config.regression_range) != levels:
-        raise where.error("regression_range", f"has {len(config.regression_range)} ranges but the FPN has "
-                                              f"{levels} levels.")
+        raise where.error(
+            "regression_range", f"has {len(config.regression_range)} ranges but the FPN has {levels} levels."
+        )
     heads = section.nlq_heads_cfg
     if heads.reg_head_cfg.fpn_levels != levels:
-        raise where.error("nlq_heads_cfg.reg_head_cfg.fpn_levels", f"is {heads.reg_head_cfg.fpn_levels}; it must "
-                                                                   f"equal the number of FPN levels ({levels}).")
+        raise where.error(
+            "nlq_heads_cfg.reg_head_cfg.fpn_levels",
+            f"is {heads.reg_head_cfg.fpn_levels}; it must equal the number of FPN levels ({levels}).",
+        )
     fpn_norm = section.multiscale_encoder_cfg[1].layer_cfg
-    if len(fpn_norm.in_channels) != levels or set(fpn_norm.in_channels) != {config.embed_dim} \
-            or fpn_norm.out_channel != config.embed_dim:
-        raise where.error("multiscale_encoder_cfg[1].layer_cfg", f"must list {levels} in_channels (one per FPN "
-                                                                 f"level) and an out_channel, all equal to the "
-                                                                 f"model width {config.embed_dim}.")
+    if (
+        len(fpn_norm.in_channels) != levels
+        or set(fpn_norm.in_channels) != {config.embed_dim}
+        or fpn_norm.out_channel != config.embed_dim
+    ):
+        raise where.error(
+            "multiscale_encoder_cfg[1].layer_cfg",
+            f"must list {levels} in_channels (one per FPN "
+            f"level) and an out_channel, all equal to the "
+            f"model width {config.embed_dim}.",
+        )
     cls_cfg, reg_cfg = heads.cls_head_cfg, heads.reg_head_cfg
     for key in ("kernel_size", "with_ln", "num_layers", "feat_dim"):
         reg_value = getattr(reg_cfg, key)
         if reg_value is not None and reg_value != getattr(cls_cfg, key):
-            raise where.error(f"nlq_heads_cfg.reg_head_cfg.{key}", f"is {reg_value} but cls_head_cfg.{key} is "
-                                                                   f"{getattr(cls_cfg, key)}; both heads share "
-                                                                   "one trunk shape.")
+            raise where.error(
+                f"nlq_heads_cfg.reg_head_cfg.{key}",
+                f"is {reg_value} but cls_head_cfg.{key} is {getattr(cls_cfg, key)}; both heads share one trunk shape.",
+            )
     for name, head in (("cls_head_cfg", cls_cfg), ("reg_head_cfg", reg_cfg)):
         if head.input_dim is not None and head.input_dim != config.embed_dim:
-            raise where.error(f"nlq_heads_cfg.{name}.input_dim", f"is {head.input_dim}, but the heads read the "
-                                                                 f"FPN features of width {config.embed_dim}.")
+            raise where.error(
+                f"nlq_heads_cfg.{name}.input_dim",
+                f"is {head.input_dim}, but the heads read the FPN features of width {config.embed_dim}.",
+            )
     if config.embed_dim % config.num_heads:
-        raise where.error("video_encoder_cfg[1].layer_cfg.n_head", f"is {config.num_heads}; the model width "
-                                                                   f"{config.embed_dim} must be divisible by it.")
+        raise where.error(
+            "video_encoder_cfg[1].layer_cfg.n_head",
+            f"is {config.num_heads}; the model width {config.embed_dim} must be divisible by it.",
+        )
     for key, stem in (("text_encoder_cfg[0]", config.text_stem), ("obj_encoder_cfg[0]", config.object_stem)):
         if stem.out_dim != config.embed_dim:
-            raise where.error(f"{key}.layer_cfg.n_out", f"is {stem.out_dim}; the text and object stems must "
-                                                        f"output the model width {config.embed_dim}.")
+            raise where.error(
+                f"{key}.layer_cfg.n_out",
+                f"is {stem.out_dim}; the text and object stems must output the model width {config.embed_dim}.",
+            )

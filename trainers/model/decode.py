@@ -61,8 +61,9 @@ class Detections:
     labels: torch.Tensor
 
 
-def level_candidates(points: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor,
-                     offsets: torch.Tensor, config: DecodeConfig) -> Detections:
+def level_candidates(
+    points: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor, offsets: torch.Tensor, config: DecodeConfig
+) -> Detections:
     """Candidates of one level of one sample (grid units, sorted by descending score).
 
     points [T, 4] (t, lo, hi, stride); mask [T] bool; logits [T, C]; offsets [T, 2] in strides.
@@ -84,8 +85,9 @@ def level_candidates(points: torch.Tensor, mask: torch.Tensor, logits: torch.Ten
     right = pts[:, 0] + offs[:, 1] * pts[:, 3]
     lengths = right - left
     long_enough = (lengths > config.duration_thresh) | (lengths == lengths.max())
-    return Detections(segments=torch.stack((left, right), dim=-1)[long_enough],
-                      scores=probs[long_enough], labels=labels[long_enough])
+    return Detections(
+        segments=torch.stack((left, right), dim=-1)[long_enough], scores=probs[long_enough], labels=labels[long_enough]
+    )
 
 
 def select_windows(candidates: Detections, config: DecodeConfig) -> Detections:
@@ -98,28 +100,35 @@ def select_windows(candidates: Detections, config: DecodeConfig) -> Detections:
         segments, scores = candidates.segments[of_class], candidates.scores[of_class]
         if config.soft_nms:
             segments, scores, kept = soft_nms_1d(
-                segments, scores, sigma=config.nms_sigma, min_score=config.min_score,
-                iou_threshold=config.iou_threshold, max_num=config.max_seg_num)
+                segments,
+                scores,
+                sigma=config.nms_sigma,
+                min_score=config.min_score,
+                iou_threshold=config.iou_threshold,
+                max_num=config.max_seg_num,
+            )
         else:
             segments, scores, kept = nms_1d(
-                segments, scores, config.iou_threshold, min_score=config.min_score,
-                max_num=config.max_seg_num)
+                segments, scores, config.iou_threshold, min_score=config.min_score, max_num=config.max_seg_num
+            )
         per_class.append(Detections(segments, scores, candidates.labels[of_class][kept]))
     segments = torch.cat([d.segments for d in per_class])
     scores = torch.cat([d.scores for d in per_class])
     labels = torch.cat([d.labels for d in per_class])
-    best = scores.sort(descending=True).indices[:config.max_seg_num]
+    best = scores.sort(descending=True).indices[: config.max_seg_num]
     return Detections(segments[best], scores[best], labels[best])
 
 
 def _no_detections(like: torch.Tensor) -> Detections:
     """Empty segments [0, 2], scores [0] and labels [0] on ``like``'s device."""
-    return Detections(segments=like.new_zeros((0, 2)), scores=like.new_zeros(0),
-                      labels=torch.zeros(0, dtype=torch.long, device=like.device))
+    return Detections(
+        segments=like.new_zeros((0, 2)),
+        scores=like.new_zeros(0),
+        labels=torch.zeros(0, dtype=torch.long, device=like.device),
+    )
 
 
-def grid_to_seconds(segments: torch.Tensor, timing: VideoTiming,
-                    half_clip_offset: bool = True) -> torch.Tensor:
+def grid_to_seconds(segments: torch.Tensor, timing: VideoTiming, half_clip_offset: bool = True) -> torch.Tensor:
     """Grid units -> seconds, clamped to [0, duration]: [K, 2] -> [K, 2].
 
     sec = (grid · feat_stride + 0.5 · feat_num_frames) / fps with ``half_clip_offset`` (the
@@ -130,25 +139,36 @@ def grid_to_seconds(segments: torch.Tensor, timing: VideoTiming,
     return seconds.clamp(min=0.0, max=timing.duration)
 
 
-def decode_video(points: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                 cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor],
-                 timing: VideoTiming, config: DecodeConfig) -> Detections:
+def decode_video(
+    points: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    cls_logits: Sequence[torch.Tensor],
+    offsets: Sequence[torch.Tensor],
+    timing: VideoTiming,
+    config: DecodeConfig,
+) -> Detections:
     """Windows in seconds for one sample from its per-level tensors (see ``level_candidates``)."""
-    levels = [level_candidates(p, m, c, o, config)
-              for p, m, c, o in zip(points, masks, cls_logits, offsets, strict=True)]
-    candidates = Detections(segments=torch.cat([d.segments for d in levels]),
-                            scores=torch.cat([d.scores for d in levels]),
-                            labels=torch.cat([d.labels for d in levels]))
+    levels = [
+        level_candidates(p, m, c, o, config) for p, m, c, o in zip(points, masks, cls_logits, offsets, strict=True)
+    ]
+    candidates = Detections(
+        segments=torch.cat([d.segments for d in levels]),
+        scores=torch.cat([d.scores for d in levels]),
+        labels=torch.cat([d.labels for d in levels]),
+    )
     chosen = select_windows(candidates, config)
-    return Detections(grid_to_seconds(chosen.segments, timing, config.half_clip_offset),
-                      chosen.scores, chosen.labels)
+    return Detections(grid_to_seconds(chosen.segments, timing, config.half_clip_offset), chosen.scores, chosen.labels)
 
 
 @torch.no_grad()
-def decode_batch(points: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                 cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor],
-                 timings: Sequence[VideoTiming], config: DecodeConfig | None = None
-                 ) -> list[Detections]:
+def decode_batch(
+    points: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    cls_logits: Sequence[torch.Tensor],
+    offsets: Sequence[torch.Tensor],
+    timings: Sequence[VideoTiming],
+    config: DecodeConfig | None = None,
+) -> list[Detections]:
     """Windows in seconds for every sample of a batch.
 
     points: per level [T_l, 4]; masks: per level [B, T_l] bool; cls_logits: per level
@@ -156,7 +176,13 @@ def decode_batch(points: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
     """
     config = config or DecodeConfig()
     return [
-        decode_video(points, [m[b] for m in masks], [c[b].float() for c in cls_logits],
-                     [o[b].float() for o in offsets], timing, config)
+        decode_video(
+            points,
+            [m[b] for m in masks],
+            [c[b].float() for c in cls_logits],
+            [o[b].float() for o in offsets],
+            timing,
+            config,
+        )
         for b, timing in enumerate(timings)
     ]

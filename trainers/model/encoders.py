@@ -18,8 +18,15 @@ from trainers.model.object_mamba import ObjectMambaBlock
 def conv_stem(stem: StemConfig, mask_input: bool) -> ConvStack:
     """The input projection: ``num_layers`` x [conv(k), LayerNorm, activation]; ``mask_input``
     zeroes padded steps before each conv."""
-    return ConvStack(stem.num_layers, stem.in_dim, stem.hidden_dim, stem.out_dim,
-                     kernel_size=stem.kernel_size, activation=stem.activation, mask_input=mask_input)
+    return ConvStack(
+        stem.num_layers,
+        stem.in_dim,
+        stem.hidden_dim,
+        stem.out_dim,
+        kernel_size=stem.kernel_size,
+        activation=stem.activation,
+        mask_input=mask_input,
+    )
 
 
 def masks_conv_inputs(config: ModelConfig) -> bool:
@@ -48,10 +55,15 @@ class TextEncoder(StagedEncoder):
 
     def __init__(self, config: ModelConfig) -> None:
         mask_input = masks_conv_inputs(config)
-        super().__init__(conv_stem(config.text_stem, mask_input), [
-            TransformerBlock(config.embed_dim, config.num_heads, path_pdrop=config.text_path_pdrop,
-                             mask_input=mask_input)
-            for _ in range(config.num_text_blocks)])
+        super().__init__(
+            conv_stem(config.text_stem, mask_input),
+            [
+                TransformerBlock(
+                    config.embed_dim, config.num_heads, path_pdrop=config.text_path_pdrop, mask_input=mask_input
+                )
+                for _ in range(config.num_text_blocks)
+            ],
+        )
         self.use_abs_pe = config.text_abs_pe
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor, pos_table: torch.Tensor) -> torch.Tensor:
@@ -69,12 +81,17 @@ class ObjectEncoder(StagedEncoder):
 
     def __init__(self, config: ModelConfig) -> None:
         mask_input = masks_conv_inputs(config)
-        super().__init__(conv_stem(config.object_stem, mask_input), [
-            ObjectEncoderBlock(config.embed_dim, config.num_heads, config.object_path_pdrop, mask_input)
-            for _ in range(config.num_object_blocks)])
+        super().__init__(
+            conv_stem(config.object_stem, mask_input),
+            [
+                ObjectEncoderBlock(config.embed_dim, config.num_heads, config.object_path_pdrop, mask_input)
+                for _ in range(config.num_object_blocks)
+            ],
+        )
 
-    def forward(self, objects: torch.Tensor, mask: torch.Tensor, text: torch.Tensor,
-                text_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, objects: torch.Tensor, mask: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
         x, _ = self.stem(objects, mask)
         b, c, t = text.shape[0], x.shape[1], x.shape[2]
         x = x.view(b, -1, c, t)
@@ -89,13 +106,24 @@ class VideoEncoder(StagedEncoder):
     has no object branch) and text."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(conv_stem(config.video_stem, masks_conv_inputs(config)), [
-            ObjectMambaBlock(config.embed_dim, config.num_heads, config.video_path_pdrop, config.object_branch)
-            for _ in range(config.num_video_blocks)])
+        super().__init__(
+            conv_stem(config.video_stem, masks_conv_inputs(config)),
+            [
+                ObjectMambaBlock(config.embed_dim, config.num_heads, config.video_path_pdrop, config.object_branch)
+                for _ in range(config.num_video_blocks)
+            ],
+        )
 
-    def forward(self, video: torch.Tensor, mask: torch.Tensor, pos_table: torch.Tensor,
-                objects: torch.Tensor | None = None, object_mask: torch.Tensor | None = None,
-                text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        video: torch.Tensor,
+        mask: torch.Tensor,
+        pos_table: torch.Tensor,
+        objects: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         x, mask = self.stem(video, mask)
         length = x.shape[-1]
         if length > pos_table.shape[-1]:
@@ -125,9 +153,17 @@ class MultiscaleEncoder(nn.ModuleList):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        blocks = [TransformerBlock(config.embed_dim, config.num_heads, config.fpn_downsample,
-                                   config.fpn_window, config.fpn_path_pdrop, masks_conv_inputs(config))
-                  for _ in range(config.num_fpn_blocks)]
+        blocks = [
+            TransformerBlock(
+                config.embed_dim,
+                config.num_heads,
+                config.fpn_downsample,
+                config.fpn_window,
+                config.fpn_path_pdrop,
+                masks_conv_inputs(config),
+            )
+            for _ in range(config.num_fpn_blocks)
+        ]
         norms = FPNNorms(config.embed_dim, config.num_fpn_blocks + 1)
         super().__init__([nn.ModuleList(blocks), nn.ModuleList([norms])])
 

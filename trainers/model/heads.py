@@ -20,9 +20,15 @@ class _HeadTrunk(nn.Module):
         width, k, depth = config.head_dim, config.head_kernel_size, config.head_num_layers - 1
         with_ln = config.head_with_ln
         self.head = nn.ModuleList(
-            MaskedConv1D(config.embed_dim if i == 0 else width, width, k, bias=not with_ln,
-                         mask_input=not config.quirks.padding_reaches_convs)
-            for i in range(depth))
+            MaskedConv1D(
+                config.embed_dim if i == 0 else width,
+                width,
+                k,
+                bias=not with_ln,
+                mask_input=not config.quirks.padding_reaches_convs,
+            )
+            for i in range(depth)
+        )
         self.norm = nn.ModuleList(LayerNorm(width) if with_ln else nn.Identity() for _ in range(depth))
 
     def trunk(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -38,8 +44,12 @@ class ClassificationHead(_HeadTrunk):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.cls_head = MaskedConv1D(config.head_dim, config.num_classes, config.head_kernel_size,
-                                     mask_input=not config.quirks.padding_reaches_convs)
+        self.cls_head = MaskedConv1D(
+            config.head_dim,
+            config.num_classes,
+            config.head_kernel_size,
+            mask_input=not config.quirks.padding_reaches_convs,
+        )
         prior = config.cls_prior_prob
         bias = self.cls_head.conv.bias
         assert bias is not None  # MaskedConv1D has a bias unless told otherwise
@@ -56,9 +66,12 @@ class RegressionHead(_HeadTrunk):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.scale = nn.ModuleList(Scale() for _ in config.fpn_strides)
-        self.offset_head = MaskedConv1D(config.head_dim, 2, config.head_kernel_size,
-                                        mask_input=not config.quirks.padding_reaches_convs)
+        self.offset_head = MaskedConv1D(
+            config.head_dim, 2, config.head_kernel_size, mask_input=not config.quirks.padding_reaches_convs
+        )
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [F.relu(scale(self.offset_head(self.trunk(x, m), m)[0])).transpose(1, 2)
-                for scale, x, m in zip(self.scale, feats, masks, strict=True)]
+        return [
+            F.relu(scale(self.offset_head(self.trunk(x, m), m)[0])).transpose(1, 2)
+            for scale, x, m in zip(self.scale, feats, masks, strict=True)
+        ]

@@ -77,9 +77,9 @@ class GroundingSample:
         unknown = sorted(set(sample) - set(known))
         if missing or unknown:
             problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unknown {', '.join(unknown)}"] if unknown else [])
-            raise ValueError(f"not a reference sample dict ({'; '.join(problems)}); "
-                             f"the keys are {', '.join(known)}.")
+                [f"unknown {', '.join(unknown)}"] if unknown else []
+            )
+            raise ValueError(f"not a reference sample dict ({'; '.join(problems)}); the keys are {', '.join(known)}.")
         values = dict(sample)
         for name in ("fps", "duration", "feat_stride", "feat_num_frames"):
             values[name] = float(values[name])

@@ -22,16 +22,23 @@ class MaskedConv1D(nn.Module):
     x ``[N, C_in, T]``, mask ``[N, 1, T]`` -> ``[N, C_out, T/s]`` and the bool mask.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | None = None, groups: int = 1, bias: bool = True,
-                 mask_input: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int | None = None,
+        groups: int = 1,
+        bias: bool = True,
+        mask_input: bool = False,
+    ) -> None:
         super().__init__()
         if padding is None:
             padding = kernel_size // 2
         self.stride = stride
         self.mask_input = mask_input
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding,
-                              groups=groups, bias=bias)
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
         if self.conv.bias is not None:
             nn.init.zeros_(self.conv.bias)
 
@@ -107,8 +114,12 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int | None = None) -> nn.Sequenti
     The dropout slots keep the reference's parameter indices (``.0`` and ``.3``).
     """
     return nn.Sequential(
-        nn.Conv1d(in_dim, hidden_dim, 1), nn.GELU(), nn.Dropout(0.0),
-        nn.Conv1d(hidden_dim, out_dim or in_dim, 1), nn.Dropout(0.0))
+        nn.Conv1d(in_dim, hidden_dim, 1),
+        nn.GELU(),
+        nn.Dropout(0.0),
+        nn.Conv1d(hidden_dim, out_dim or in_dim, 1),
+        nn.Dropout(0.0),
+    )
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "none": nn.Identity}
@@ -123,18 +134,29 @@ class ConvStack(nn.Module):
     Inputs ``[..., C, T]`` with more than 3 dims are flattened to ``[-1, C, T]``.
     """
 
-    def __init__(self, num_layers: int, in_dim: int, hidden_dim: int, out_dim: int,
-                 kernel_size: int = 1, stride: int = 1, padding: int | None = None,
-                 with_ln: bool = True, activation: str = "gelu", end_activation: bool = True,
-                 mask_input: bool = False) -> None:
+    def __init__(
+        self,
+        num_layers: int,
+        in_dim: int,
+        hidden_dim: int,
+        out_dim: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        padding: int | None = None,
+        with_ln: bool = True,
+        activation: str = "gelu",
+        end_activation: bool = True,
+        mask_input: bool = False,
+    ) -> None:
         super().__init__()
         widths = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
         self.convs = nn.ModuleList(
-            MaskedConv1D(widths[i], widths[i + 1], kernel_size, stride, padding, bias=not with_ln,
-                         mask_input=mask_input)
-            for i in range(num_layers))
-        self.norms = nn.ModuleList(
-            LayerNorm(widths[i + 1]) if with_ln else nn.Identity() for i in range(num_layers))
+            MaskedConv1D(
+                widths[i], widths[i + 1], kernel_size, stride, padding, bias=not with_ln, mask_input=mask_input
+            )
+            for i in range(num_layers)
+        )
+        self.norms = nn.ModuleList(LayerNorm(widths[i + 1]) if with_ln else nn.Identity() for i in range(num_layers))
         self.act = ACTIVATIONS[activation]()
         self.end_activation = end_activation
 

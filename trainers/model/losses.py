@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from trainers.model.assign import smooth_labels
 
 
-def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor,
-                       alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+def sigmoid_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Element-wise sigmoid focal loss (RetinaNet), computed in float32; same shape as logits.
 
     FL = BCE(z, y)·(1 − p_t)^γ·α_t with p = σ(z), p_t = p·y + (1 − p)(1 − y) and
@@ -33,8 +34,7 @@ def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor,
     return loss
 
 
-def diou_loss_1d(pred_offsets: torch.Tensor, target_offsets: torch.Tensor,
-                 eps: float = 1e-8) -> torch.Tensor:
+def diou_loss_1d(pred_offsets: torch.Tensor, target_offsets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Distance-IoU loss of windows around a common point, in float32: [N, 2], [N, 2] -> [N].
 
     Offsets are non-negative (left, right) distances from the point. With l/r for prediction p
@@ -65,15 +65,23 @@ class NLQLosses:
     cls: torch.Tensor
     reg: torch.Tensor
     total: torch.Tensor
-    normalizer: float       # the updated normaliser, already used to divide cls and reg
+    normalizer: float  # the updated normaliser, already used to divide cls and reg
     num_positives: int
 
 
-def nlq_losses(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor],
-               masks: Sequence[torch.Tensor], cls_targets: torch.Tensor,
-               reg_targets: torch.Tensor, normalizer: float, momentum: float = 0.9,
-               label_smoothing: float = 0.1, reg_weight: float = 1.0,
-               focal_alpha: float = 0.25, focal_gamma: float = 2.0) -> NLQLosses:
+def nlq_losses(
+    cls_logits: Sequence[torch.Tensor],
+    offsets: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    cls_targets: torch.Tensor,
+    reg_targets: torch.Tensor,
+    normalizer: float,
+    momentum: float = 0.9,
+    label_smoothing: float = 0.1,
+    reg_weight: float = 1.0,
+    focal_alpha: float = 0.25,
+    focal_gamma: float = 2.0,
+) -> NLQLosses:
     """Focal + DIoU grounding loss over all valid points of the batch.
 
     cls_logits: per level [B, T_l, C]; offsets: per level [B, T_l, 2] (non-negative, in strides);
@@ -98,8 +106,13 @@ def nlq_losses(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tenso
         reg_loss = 0 * pred_offsets.sum()
     else:
         reg_loss = diou_loss_1d(pred_offsets, reg_targets[positive]).sum() / normalizer
-    return NLQLosses(cls=cls_loss, reg=reg_loss, total=cls_loss + reg_weight * reg_loss,
-                     normalizer=normalizer, num_positives=num_positives)
+    return NLQLosses(
+        cls=cls_loss,
+        reg=reg_loss,
+        total=cls_loss + reg_weight * reg_loss,
+        normalizer=normalizer,
+        num_positives=num_positives,
+    )
 
 
 def shot_spans(shots: torch.Tensor) -> torch.Tensor:
@@ -114,8 +127,7 @@ def shot_spans(shots: torch.Tensor) -> torch.Tensor:
     return spans[spans[:, 1] > spans[:, 0]]
 
 
-def vtm_labels(spans: Sequence[torch.Tensor],
-               query_segments: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+def vtm_labels(spans: Sequence[torch.Tensor], query_segments: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
     """Binary text-shot match matrix [Nq, S] for the whole batch.
 
     spans: per sample b the [n_b, 2] shot spans from ``shot_spans``; query_segments: per sample b
@@ -132,10 +144,11 @@ def vtm_labels(spans: Sequence[torch.Tensor],
         shots = sample_spans.to(torch.float64)
         for segments in segments_of_texts:
             gt = segments.to(device=device, dtype=torch.float64)
-            overlap = (torch.minimum(shots[:, None, 1], gt[None, :, 1])
-                       - torch.maximum(shots[:, None, 0], gt[None, :, 0])).clamp(min=0)
+            overlap = (
+                torch.minimum(shots[:, None, 1], gt[None, :, 1]) - torch.maximum(shots[:, None, 0], gt[None, :, 0])
+            ).clamp(min=0)
             row = torch.zeros(num_shots, dtype=torch.bool, device=device)
-            row[offset:offset + shots.shape[0]] = (overlap > 0).any(dim=1)
+            row[offset : offset + shots.shape[0]] = (overlap > 0).any(dim=1)
             rows.append(row)
         offset += shots.shape[0]
     if not rows:
@@ -154,8 +167,10 @@ def infonce_loss(similarity: torch.Tensor, labels: torch.Tensor, temperature: fl
     labels = labels.to(similarity.dtype)
     if not bool((labels > 0).any()):
         return 0 * similarity.sum()
-    return -(_multi_positive_log_likelihood(similarity / temperature, labels)
-             + _multi_positive_log_likelihood(similarity.t() / temperature, labels.t()))
+    return -(
+        _multi_positive_log_likelihood(similarity / temperature, labels)
+        + _multi_positive_log_likelihood(similarity.t() / temperature, labels.t())
+    )
 
 
 def _multi_positive_log_likelihood(scaled: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -165,8 +180,9 @@ def _multi_positive_log_likelihood(scaled: torch.Tensor, labels: torch.Tensor) -
     return torch.log((probabilities * labels[has_positive]).sum(dim=1)).mean()
 
 
-def vtm_loss(similarity: torch.Tensor, labels: torch.Tensor, normalizer: float, temperature: float,
-             world_size: int = 1) -> torch.Tensor:
+def vtm_loss(
+    similarity: torch.Tensor, labels: torch.Tensor, normalizer: float, temperature: float, world_size: int = 1
+) -> torch.Tensor:
     """The reference's VTM loss: InfoNCE / N / world_size, N = the NLQ normaliser of this step.
 
     The final loss adds ``vtm_weight`` × this (1.5, or 1.0 for TACoS-scratch). See docs/losses.md

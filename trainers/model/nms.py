@@ -28,17 +28,17 @@ SoftNMSMethod = Literal["hard", "linear", "gaussian"]
 SOFT_NMS_METHODS: tuple[SoftNMSMethod, ...] = ("hard", "linear", "gaussian")
 
 
-def segment_iou(segment: torch.Tensor, length: torch.Tensor,
-                others: torch.Tensor, other_lengths: torch.Tensor) -> torch.Tensor:
+def segment_iou(
+    segment: torch.Tensor, length: torch.Tensor, others: torch.Tensor, other_lengths: torch.Tensor
+) -> torch.Tensor:
     """IoU of one segment [2] (its length + eps: []) with others [K, 2] (lengths + eps: [K])."""
-    intersection = (torch.minimum(segment[1], others[:, 1])
-                    - torch.maximum(segment[0], others[:, 0])).clamp(min=0)
+    intersection = (torch.minimum(segment[1], others[:, 1]) - torch.maximum(segment[0], others[:, 0])).clamp(min=0)
     return intersection / (length + other_lengths - intersection)
 
 
-def nms_1d(segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
-           min_score: float = 0.0, max_num: int = 0
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def nms_1d(
+    segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float, min_score: float = 0.0, max_num: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Greedy NMS: visit segments by descending score (ties in the order of torch's default CPU
     sort, as the reference kernel), drop any later one with IoU ≥ threshold.
 
@@ -61,16 +61,21 @@ def nms_1d(segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
         kept.append(i)
         if len(kept) == max_num:
             break
-        iou = segment_iou(segments[i], lengths[i], segments[i + 1:], lengths[i + 1:])
-        alive[i + 1:] &= iou < iou_threshold
+        iou = segment_iou(segments[i], lengths[i], segments[i + 1 :], lengths[i + 1 :])
+        alive[i + 1 :] &= iou < iou_threshold
     chosen = torch.tensor(kept, dtype=torch.long, device=segments.device)
     return segments[chosen], scores[chosen], indices[chosen]
 
 
-def soft_nms_1d(segments: torch.Tensor, scores: torch.Tensor, sigma: float = 0.75,
-                min_score: float = 0.001, iou_threshold: float = 0.1,
-                method: SoftNMSMethod = "gaussian", max_num: int = 0
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def soft_nms_1d(
+    segments: torch.Tensor,
+    scores: torch.Tensor,
+    sigma: float = 0.75,
+    min_score: float = 0.001,
+    iou_threshold: float = 0.1,
+    method: SoftNMSMethod = "gaussian",
+    max_num: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Soft-NMS; returns (segments [K, 2], decayed scores [K], input indices [K]) in selection
     order, which is non-increasing in score.
 
@@ -96,21 +101,21 @@ def soft_nms_1d(segments: torch.Tensor, scores: torch.Tensor, sigma: float = 0.7
         for column in columns:
             column[[i, best]] = column[[best, i]]
         rest = slice(i + 1, count)
-        iou = segment_iou(torch.stack((starts[i], ends[i])), lengths[i],
-                          torch.stack((starts[rest], ends[rest]), dim=1), lengths[rest])
+        iou = segment_iou(
+            torch.stack((starts[i], ends[i])), lengths[i], torch.stack((starts[rest], ends[rest]), dim=1), lengths[rest]
+        )
         scores[rest] *= _decay_weight(iou, method, sigma, iou_threshold)
         dropped = scores[rest] < min_score
         order = _swap_remove_order(dropped)
         for column in columns:
-            column[i + 1:i + 1 + order.shape[0]] = column[rest][order]
+            column[i + 1 : i + 1 + order.shape[0]] = column[rest][order]
         count = i + 1 + order.shape[0]
         i += 1
     kept = slice(0, min(count, rounds))
     return torch.stack((starts[kept], ends[kept]), dim=1), scores[kept], indices[kept]
 
 
-def _decay_weight(iou: torch.Tensor, method: SoftNMSMethod, sigma: float,
-                  iou_threshold: float) -> torch.Tensor:
+def _decay_weight(iou: torch.Tensor, method: SoftNMSMethod, sigma: float, iou_threshold: float) -> torch.Tensor:
     """Score multiplier of each IoU value for the given soft-NMS method."""
     if method == "gaussian":
         return torch.exp(-(iou * iou) / sigma)

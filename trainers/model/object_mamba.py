@@ -28,8 +28,7 @@ class ObjectMambaBlock(nn.Module):
     With ``object_branch=False`` the modules of steps c and e are not built and out = v_t.
     """
 
-    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1,
-                 object_branch: bool = True) -> None:
+    def __init__(self, channels: int, num_heads: int = 4, path_pdrop: float = 0.1, object_branch: bool = True) -> None:
         super().__init__()
         self.object_branch = object_branch
         # modules are created in the reference's order, which fixes the random initial weights
@@ -56,9 +55,15 @@ class ObjectMambaBlock(nn.Module):
             self.drop_path_obj_mlp = residual_scale(channels, path_pdrop)
         self.drop_path_mamba = residual_scale(channels, path_pdrop)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor,
-                objects: torch.Tensor | None = None, object_mask: torch.Tensor | None = None,
-                text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        objects: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         m = mask.to(x.dtype)
         mamba_out = self.mamba(self.ln_mamba(x).transpose(1, 2), mask.squeeze(1)).transpose(1, 2)
         h = x * m + self.drop_path_mamba(mamba_out)
@@ -68,8 +73,7 @@ class ObjectMambaBlock(nn.Module):
         if self.object_branch and objects is not None:
             attended, _ = self.obj_attn(self.ln_obj(u), m, self.ln_obj(objects), object_mask)
             object_branch = u * m + self.drop_path_attn(attended)
-            object_branch = object_branch + self.drop_path_obj_mlp(
-                self.obj_mlp(self.ln_obj_mlp(object_branch)) * m)
+            object_branch = object_branch + self.drop_path_obj_mlp(self.obj_mlp(self.ln_obj_mlp(object_branch)) * m)
 
         text_branch = u
         if text is not None:

@@ -60,13 +60,13 @@ class OSGNet(nn.Module):
             self.shot_aggregator = QFormer(config)
             self.txt_aggregator = QFormer(config)
             self.similarity_head = CosineHead(config)
-        table = sinusoid_table(config.max_seq_len, config.embed_dim) / config.embed_dim ** 0.5
+        table = sinusoid_table(config.max_seq_len, config.embed_dim) / config.embed_dim**0.5
         self.register_buffer("pos_embd", table, persistent=False)
-        self.point_generator = PointGenerator(config.max_seq_len, config.fpn_strides,
-                                              config.regression_range, config.max_buffer_len_factor)
+        self.point_generator = PointGenerator(
+            config.max_seq_len, config.fpn_strides, config.regression_range, config.max_buffer_len_factor
+        )
         # EMA of the number of positive points; float64 like the reference's python float
-        self.register_buffer("loss_normalizer",
-                             torch.tensor(config.init_loss_normalizer, dtype=torch.float64))
+        self.register_buffer("loss_normalizer", torch.tensor(config.init_loss_normalizer, dtype=torch.float64))
 
     @property
     def device(self) -> torch.device:
@@ -80,13 +80,20 @@ class OSGNet(nn.Module):
         objects = None
         if batch.objects is not None and self.config.object_branch:
             objects = self.obj_encoder(batch.objects, batch.object_mask, text, batch.text_mask)
-        video = self.video_encoder(batch.video, batch.video_mask, self.pos_embd, objects,
-                                   batch.object_mask, text, batch.text_mask)
+        video = self.video_encoder(
+            batch.video, batch.video_mask, self.pos_embd, objects, batch.object_mask, text, batch.text_mask
+        )
         feats, masks = self.multiscale_encoder(video, batch.video_mask)
         return Encoded(
-            batch=batch, text=text, video=video, fpn_feats=feats, fpn_masks=masks,
-            cls_logits=self.nlq_cls_head(feats, masks), offsets=self.nlq_reg_head(feats, masks),
-            points=self.point_generator([f.shape[-1] for f in feats]))
+            batch=batch,
+            text=text,
+            video=video,
+            fpn_feats=feats,
+            fpn_masks=masks,
+            cls_logits=self.nlq_cls_head(feats, masks),
+            offsets=self.nlq_reg_head(feats, masks),
+            points=self.point_generator([f.shape[-1] for f in feats]),
+        )
 
     def forward(self, samples: list[GroundingSample]) -> dict[str, torch.Tensor] | list[dict]:
         encoded = self.encode(samples)
@@ -99,12 +106,22 @@ class OSGNet(nn.Module):
         training with gradients (not in a no-grad validation-loss pass)."""
         config = self.config
         cls_targets, reg_targets = assign_batch(
-            encoded.points, present(samples, "segments", "the grounding loss"),
-            present(samples, "one_hot_labels", "the grounding loss"), config.center_sample_radius)
+            encoded.points,
+            present(samples, "segments", "the grounding loss"),
+            present(samples, "one_hot_labels", "the grounding loss"),
+            config.center_sample_radius,
+        )
         nlq = nlq_losses(
-            encoded.cls_logits, encoded.offsets, [m.squeeze(1) for m in encoded.fpn_masks],
-            cls_targets, reg_targets, float(self.loss_normalizer), config.loss_normalizer_momentum,
-            config.label_smoothing, config.reg_loss_weight)
+            encoded.cls_logits,
+            encoded.offsets,
+            [m.squeeze(1) for m in encoded.fpn_masks],
+            cls_targets,
+            reg_targets,
+            float(self.loss_normalizer),
+            config.loss_normalizer_momentum,
+            config.label_smoothing,
+            config.reg_loss_weight,
+        )
         if self.training and torch.is_grad_enabled():
             self.loss_normalizer.fill_(nlq.normalizer)
         losses = {"final_loss": nlq.total, "cls_loss": nlq.cls, "reg_loss": nlq.reg}
@@ -137,10 +154,25 @@ class OSGNet(nn.Module):
     def predict(self, samples: list[GroundingSample], encoded: Encoded) -> list[dict]:
         """Per sample: ``video_id``, ``query_id``, ``segments`` ``[K, 2]`` seconds, ``scores``
         ``[K]``, ``labels`` ``[K]``, best first (K <= max_seg_num)."""
-        timings = [VideoTiming(fps=s.fps, duration=s.duration, feat_stride=s.feat_stride,
-                               feat_num_frames=s.feat_num_frames) for s in samples]
-        detections = decode_batch(encoded.points, [m.squeeze(1) for m in encoded.fpn_masks],
-                                  encoded.cls_logits, encoded.offsets, timings, self.config.decode)
-        return [{"video_id": s.video_id, "query_id": s.query_id,
-                 "segments": d.segments.cpu(), "scores": d.scores.cpu(), "labels": d.labels.cpu()}
-                for s, d in zip(samples, detections, strict=True)]
+        timings = [
+            VideoTiming(fps=s.fps, duration=s.duration, feat_stride=s.feat_stride, feat_num_frames=s.feat_num_frames)
+            for s in samples
+        ]
+        detections = decode_batch(
+            encoded.points,
+            [m.squeeze(1) for m in encoded.fpn_masks],
+            encoded.cls_logits,
+            encoded.offsets,
+            timings,
+            self.config.decode,
+        )
+        return [
+            {
+                "video_id": s.video_id,
+                "query_id": s.query_id,
+                "segments": d.segments.cpu(),
+                "scores": d.scores.cpu(),
+                "labels": d.labels.cpu(),
+            }
+            for s, d in zip(samples, detections, strict=True)
+        ]

@@ -15,16 +15,22 @@ from torch import nn
 
 # The regression range of each of the 7 levels in every OSGNet config (grid units; they overlap).
 OSGNET_REGRESSION_RANGES: tuple[tuple[float, float], ...] = (
-    (0, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128), (64, 10000),
+    (0, 4),
+    (2, 8),
+    (4, 16),
+    (8, 32),
+    (16, 64),
+    (32, 128),
+    (64, 10000),
 )
 
 
-def level_points(length: int, stride: int, regression_range: Sequence[float],
-                 device: torch.device | str | None = None) -> torch.Tensor:
+def level_points(
+    length: int, stride: int, regression_range: Sequence[float], device: torch.device | str | None = None
+) -> torch.Tensor:
     """The ``[length, 4]`` float32 points ``(i·stride, lo, hi, stride)`` of one level."""
     positions = torch.arange(length, dtype=torch.float32, device=device) * stride
-    columns = torch.tensor([regression_range[0], regression_range[1], stride],
-                           dtype=torch.float32, device=device)
+    columns = torch.tensor([regression_range[0], regression_range[1], stride], dtype=torch.float32, device=device)
     return torch.cat((positions[:, None], columns.expand(length, 3)), dim=1)
 
 
@@ -36,9 +42,13 @@ class PointGenerator(nn.Module):
     reference asserts there), so inference has no length limit.
     """
 
-    def __init__(self, max_seq_len: int, strides: Sequence[int],
-                 regression_ranges: Sequence[Sequence[float]] = OSGNET_REGRESSION_RANGES,
-                 buffer_len_factor: float = 4.0) -> None:
+    def __init__(
+        self,
+        max_seq_len: int,
+        strides: Sequence[int],
+        regression_ranges: Sequence[Sequence[float]] = OSGNET_REGRESSION_RANGES,
+        buffer_len_factor: float = 4.0,
+    ) -> None:
         super().__init__()
         if len(strides) != len(regression_ranges):
             raise ValueError(
@@ -66,6 +76,5 @@ class PointGenerator(nn.Module):
             if length <= buffer.shape[0]:
                 points.append(buffer[:length])
             else:
-                points.append(level_points(length, self.strides[level],
-                                           self.regression_ranges[level], buffer.device))
+                points.append(level_points(length, self.strides[level], self.regression_ranges[level], buffer.device))
         return points

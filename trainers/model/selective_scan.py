@@ -97,9 +97,7 @@ def torch_selective_scan(
     if delta_softplus:
         delta = F.softplus(delta)
     u_c = u.to(compute_dtype)
-    y = _StepwiseScan.apply(
-        u_c, delta, A.to(compute_dtype), B.to(compute_dtype), C.to(compute_dtype), chunk_size
-    )
+    y = _StepwiseScan.apply(u_c, delta, A.to(compute_dtype), B.to(compute_dtype), C.to(compute_dtype), chunk_size)
     if D is not None:
         y = y + D.to(compute_dtype)[:, None] * u_c
     if z is not None:
@@ -107,20 +105,16 @@ def torch_selective_scan(
     return y.to(u.dtype)
 
 
-def _check_shapes(
-    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
-) -> None:
+def _check_shapes(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> None:
     """Raise ValueError unless the shapes follow the convention in ``selective_scan``."""
     if u.dim() != 3 or delta.shape != u.shape:
-        raise ValueError(f"u and delta must both be [batch, d_inner, L], got {tuple(u.shape)} "
-                         f"and {tuple(delta.shape)}")
+        raise ValueError(f"u and delta must both be [batch, d_inner, L], got {tuple(u.shape)} and {tuple(delta.shape)}")
     batch, d_inner, length = u.shape
     if A.dim() != 2 or A.shape[0] != d_inner:
         raise ValueError(f"A must be [d_inner={d_inner}, d_state], got {tuple(A.shape)}")
     expected = (batch, A.shape[1], length)
     if tuple(B.shape) != expected or tuple(C.shape) != expected:
-        raise ValueError(f"B and C must be [batch, d_state, L] = {expected}, got "
-                         f"{tuple(B.shape)} and {tuple(C.shape)}")
+        raise ValueError(f"B and C must be [batch, d_state, L] = {expected}, got {tuple(B.shape)} and {tuple(C.shape)}")
 
 
 class _StepwiseScan(torch.autograd.Function):
@@ -157,8 +151,7 @@ class _StepwiseScan(torch.autograd.Function):
         checkpoints = u.new_zeros(len(chunks), batch, d_inner, A.shape[1])
         for index, steps in enumerate(chunks):
             span = steps.stop - steps.start
-            _run_chunk(u[steps], delta[steps], A, B[steps], checkpoints[index],
-                       decay[:span], states[:span])
+            _run_chunk(u[steps], delta[steps], A, B[steps], checkpoints[index], decay[:span], states[:span])
             torch.matmul(states[:span], C[steps, :, :, None], out=y[steps, :, :, None])
             if index + 1 < len(chunks):
                 checkpoints[index + 1] = states[span - 1]
@@ -207,8 +200,7 @@ class _StepwiseScan(torch.autograd.Function):
             torch.addcmul(decay_term, u_c, adjoint_B, out=grad_delta[steps])
             grad_A += through_decay_c.mul_(delta_c[..., None]).sum((0, 1))
             torch.matmul((delta_c * u_c)[:, :, None, :], adjoint_c, out=grad_B[steps, :, None, :])
-        grad_u, grad_delta, grad_B, grad_C = (
-            _to_channels_first(x) for x in (grad_u, grad_delta, grad_B, grad_C))
+        grad_u, grad_delta, grad_B, grad_C = (_to_channels_first(x) for x in (grad_u, grad_delta, grad_B, grad_C))
         return grad_u, grad_delta, grad_A, grad_B, grad_C, None
 
 

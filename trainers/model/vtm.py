@@ -23,15 +23,17 @@ class FormerLayer(nn.Module):
         self.self_mixer = ConvAttention(channels, num_heads)
         self.cross_mixer = MaskedMHA(channels, num_heads)
         self.ln3 = LayerNorm(channels)
-        self.ffn = ConvStack(2, channels, 4 * channels, channels, with_ln=False, activation="gelu",
-                             end_activation=False)
+        self.ffn = ConvStack(
+            2, channels, 4 * channels, channels, with_ln=False, activation="gelu", end_activation=False
+        )
         self.ln1 = LayerNorm(channels)
         self.ln2 = LayerNorm(channels)
         self.drop_path_attn = residual_scale(channels, path_pdrop)
         self.drop_path_mlp = residual_scale(channels, path_pdrop)
 
-    def forward(self, query: torch.Tensor, query_mask: torch.Tensor, x: torch.Tensor,
-                x_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, query: torch.Tensor, query_mask: torch.Tensor, x: torch.Tensor, x_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         out, out_mask = self.self_mixer(self.ln1(query), query_mask)
         weight = out_mask.to(out.dtype)
         out = query * weight + self.drop_path_attn(out)
@@ -55,12 +57,22 @@ class QFormer(nn.Module):
         super().__init__()
         channels, q = config.embed_dim, config.vtm_num_queries
         self.qformers = nn.ModuleList(
-            FormerLayer(channels, config.vtm_heads, config.vtm_path_pdrop)
-            for _ in range(config.vtm_num_layers))
+            FormerLayer(channels, config.vtm_heads, config.vtm_path_pdrop) for _ in range(config.vtm_num_layers)
+        )
         self.querys = nn.Embedding(channels, q)
         padding = q // 2 if config.quirks.qformer_fc_padding else 0
-        self.fc = ConvStack(1, channels, channels, channels, kernel_size=q, stride=q, padding=padding,
-                            with_ln=False, activation="none", end_activation=False)
+        self.fc = ConvStack(
+            1,
+            channels,
+            channels,
+            channels,
+            kernel_size=q,
+            stride=q,
+            padding=padding,
+            with_ln=False,
+            activation="none",
+            end_activation=False,
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, q = x.shape[0], self.querys.weight.shape[1]
@@ -82,8 +94,9 @@ class CosineHead(nn.Module):
         self.x_mlp = ConvStack(2, c, 4 * d, d, activation="gelu", end_activation=False)
         self.y_mlp = ConvStack(2, c, 4 * d, d, activation="gelu", end_activation=False)
 
-    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, shots: torch.Tensor,
-                shot_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, text: torch.Tensor, text_mask: torch.Tensor, shots: torch.Tensor, shot_mask: torch.Tensor
+    ) -> torch.Tensor:
         text, _ = self.x_mlp(text, text_mask)
         shots, _ = self.y_mlp(shots, shot_mask)
         return F.cosine_similarity(text.permute(0, 2, 1), shots.permute(2, 0, 1), dim=-1)
