@@ -46,11 +46,7 @@ def command(
     split: str,
     jsonl: str | None,
     out: Path,
-    nproc_per_node: int,
-    nnodes: str | None,
-    rdzv_endpoint: str | None,
-    rdzv_id: str,
-    max_restarts: int,
+    launch: LaunchOptions,
 ) -> None:
     """Top-k windows (seconds, with scores) for every query of the split, sharded across processes
     and gathered in annotation order. --out may not be one of the inputs; an existing file is
@@ -68,7 +64,6 @@ def command(
         **{f"dataset.{key}": getattr(dataset, key) for key in PATH_KEYS},
     }
     refuse_output_among_inputs(out, inputs)
-    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     say_overwrite(out, lambda line: click.echo(line, err=True))
-    infer_session(config_path, list(overrides), checkpoint, split, jsonl, out, options)
+    infer_session(config_path, list(overrides), checkpoint, split, jsonl, out, launch)
     click.echo(f"predictions: {out}")

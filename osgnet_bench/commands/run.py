@@ -76,11 +76,7 @@ def command(
     out: Path | None,
     resume: str | None,
     fmt: str,
-    nproc_per_node: int,
-    nnodes: str | None,
-    rdzv_endpoint: str | None,
-    rdzv_id: str,
-    max_restarts: int,
+    launch: LaunchOptions,
 ) -> None:
     """Train (skipped with --checkpoint), infer on the evaluation split, evaluate with the exact
     metrics and print them beside a random-guess baseline. A run already in --out is reused (same
@@ -88,9 +84,8 @@ def command(
     stderr and the `training` field of --format json say which."""
     from osgnet_bench.workflows.run import RunRequest, run_job
 
-    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)
-    result = run_job(request, options, progress=fmt == "table", say=lambda line: click.echo(line, err=True))
+    result = run_job(request, launch, progress=fmt == "table", say=lambda line: click.echo(line, err=True))
     common = {"run_dir": str(result.run_dir), "predictions": str(result.predictions), "training": result.training.value}
     if result.scores is not None:
         model, random = result.scores.model, result.scores.random

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +21,23 @@ LAUNCH_HELP = {
 
 
 def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The torchrun options shared by ``train``, ``infer`` and ``run``; defaults from :class:`LaunchOptions`."""
+    """The torchrun options shared by ``train``, ``infer`` and ``run``, handed to the command as one
+    ``launch: LaunchOptions`` argument; the defaults are :class:`LaunchOptions`'s."""
     defaults = LaunchOptions()
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        nproc_per_node: int,
+        nnodes: str | None,
+        rdzv_endpoint: str | None,
+        rdzv_id: str,
+        max_restarts: int,
+        **kwargs: Any,
+    ) -> Any:
+        launch = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
+        return function(*args, launch=launch, **kwargs)
+
     for option in reversed(
         [
             click.option(
@@ -45,8 +61,8 @@ def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
             ),
         ]
     ):
-        function = option(function)
-    return function
+        command = option(command)
+    return command
 
 
 @click.command(name="train")
@@ -94,19 +110,14 @@ def command(
     resume: str | None,
     init: str | None,
     save_every: int | None,
-    nproc_per_node: int,
-    nnodes: str | None,
-    rdzv_endpoint: str | None,
-    rdzv_id: str,
-    max_restarts: int,
+    launch: LaunchOptions,
 ) -> None:
     """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
     epoch with the track's metrics and keep last/best checkpoints (see docs/training.md)."""
     from trainers.train.launch import train_session
 
-    options = LaunchOptions(nproc_per_node, nnodes, rdzv_endpoint, rdzv_id, max_restarts)
     run_dir = out if out is not None else Path("runs") / Path(config_path).stem
-    summary = train_session(config_path, list(overrides), run_dir, resume, init, save_every, options)
+    summary = train_session(config_path, list(overrides), run_dir, resume, init, save_every, launch)
     click.echo(
         json.dumps(
             {
