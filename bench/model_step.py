@@ -14,10 +14,12 @@ step, so each mode's peak is its own):
           reference figure.
 
 Times are the best of ``--repeats`` runs after one warm-up run (the full scenarios: no warm-up,
-``--full-repeats`` runs). Usage::
+``--full-repeats`` runs). The fixture defaults to the copy in ``tests/data/reference`` and the
+config to ``configs/nlq_v2/internvideo_finetune.yaml``. Usage::
 
-    python bench/model_step.py --fixture FIXTURE.pt --config NLQ_V2.yaml
-    python bench/model_step.py --fixture FIXTURE.pt --skip-full      # seconds, small only
+    python bench/model_step.py                      # all three scenarios (minutes)
+    python bench/model_step.py --skip-full          # seconds, small only
+    python bench/model_step.py --fixture FIXTURE.pt --config NLQ_V2.yaml --threads 2
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trainers.model.inputs import GroundingSample
 
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FIXTURE = ROOT / "tests" / "data" / "reference" / "osgnet_small_nlq.pt"
+DEFAULT_CONFIG = ROOT / "configs" / "nlq_v2" / "internvideo_finetune.yaml"
 SCENARIOS = ("small", "full", "full-1024")
 REFERENCE_FULL_1024_FORWARD_S = 9.0  # model.md section 8: reference, train-mode forward, no grad
 
@@ -164,10 +170,7 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
         "--length",
         str(args.length),
     ]
-    if args.fixture:
-        command += ["--fixture", args.fixture]
-    if args.config:
-        command += ["--config", args.config]
+    command += ["--fixture", args.fixture, "--config", args.config]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"{scenario} failed:\n{done.stderr}")
@@ -192,8 +195,10 @@ def report(result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixture", help="osgnet_small_nlq.pt (the parity fixture)")
-    parser.add_argument("--config", help="official config for the full scenarios (NLQ v2 finetune)")
+    parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="the parity fixture (osgnet_small_nlq.pt)")
+    parser.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="official config for the full scenarios (NLQ v2 finetune)"
+    )
     parser.add_argument("--length", type=int, default=2560, help="T of the full scenario")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, small scenario")
     parser.add_argument("--full-repeats", type=int, default=2, help="timed runs, full scenarios")
@@ -205,8 +210,10 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     scenarios = [s for s in SCENARIOS if s == "small" or not args.skip_full]
-    if "small" in scenarios and not args.fixture or len(scenarios) > 1 and not args.config:
-        parser.error("--fixture is needed for the small scenario and --config for the full ones")
+    needed = [("--fixture", args.fixture)] + ([("--config", args.config)] if len(scenarios) > 1 else [])
+    for option, path in needed:
+        if not Path(path).is_file():
+            parser.error(f"{option} {path}: no such file")
     import torch
 
     print(f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s), torch {torch.__version__}")
