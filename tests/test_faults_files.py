@@ -246,7 +246,7 @@ def test_deeply_nested_json_is_refused(files, tmp_path, capsys):
     nested_gt.write_text('{"version": "2.0", "videos": ' + deep(100_000) + "}")
     before = snapshot(tmp_path)
     code, output = cli(capsys, "evaluate", "--track", "nlq", "--gt", files["gt"], "--pred", nested_windows)
-    assert_refused(code, output, f"{nested_windows}: line 2", "'windows'")
+    assert_refused(code, output, f"{nested_windows}: line 2", "nested")
     code, output = cli(capsys, "evaluate", "--track", "nlq", "--gt", files["gt"], "--pred", nested_single_line)
     assert_refused(code, output, str(nested_single_line), "nested")
     code, output = cli(capsys, "evaluate", "--track", "nlq", "--gt", files["gt"], "--pred", nested_submission)
