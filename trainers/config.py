@@ -8,7 +8,7 @@ is an error that lists the valid keys, and a key repeated in one mapping is an e
 | key | read into | notes |
 |---|---|---|
 | ``dataset`` | ``trainers.data.config.DatasetConfig`` | the one home of the dataset timing (1) |
-| ``model`` | ``trainers.model.config.ModelSection`` | every layer config of the reference format (2) |
+| ``model`` | ``trainers.model.reference_config.ModelSection`` | every layer config of the reference format (2) |
 | ``opt`` | :class:`OptimConfig` | ``learning_rate`` is per process when ``trainer.scale_lr`` is on |
 | ``loader`` | :class:`LoaderConfig` | ``batch_size`` is per process |
 | ``trainer`` | :class:`TrainerConfig` | ours: device, EMA decay, determinism, lr scaling, logging |
@@ -18,7 +18,7 @@ is an error that lists the valid keys, and a key repeated in one mapping is an e
 
 (1) ``feat_stride``, ``num_frames``, ``default_fps``, ``max_seq_len``; relative paths resolve
 against the working directory; the feature widths the stores are checked against are the model
-stems' ``n_in``. (2) :func:`trainers.model.config.build_model_config` turns it into the
+stems' ``n_in``. (2) :func:`trainers.model.reference_config.build_model_config` turns it into the
 ``ModelConfig`` the network reads, with ``max_seq_len`` from ``dataset``. (3) ``track`` may be ours
 or the reference's ``nlq`` / ``goal_step``; ``model_name`` must be MultiTaskArch; the seed must lie
 in [0, 2**63 - 1].
@@ -49,7 +49,8 @@ from osgnet_bench.config_reader import ConfigValueError, read_section, setting
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import StrictSafeLoader, atomic_writer, read_yaml_mapping
 from trainers.data.config import PATH_KEYS, DatasetConfig
-from trainers.model.config import ModelConfig, ModelSection, build_model_config
+from trainers.model.config import ModelConfig
+from trainers.model.reference_config import ModelSection, build_model_config
 
 DEFAULT_SEED = 12345678
 # torch.manual_seed takes [-2**63, 2**64 - 1]; the trainer adds rank, epoch and iteration offsets to
