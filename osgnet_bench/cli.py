@@ -34,6 +34,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# third-party modules that only an optional extra installs -> that extra
+EXTRA_OF_MODULE: dict[str, str] = {"torch": "train", "lmdb": "train", "tensorboard": "train", "matplotlib": "plot"}
+
+
+def missing_extra_message(exc: ModuleNotFoundError, args: list[str]) -> str | None:
+    """The one-line message for a command that needs a module of an extra that is not installed
+    (None when the missing module is not one an extra brings)."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    if extra is None:
+        return None
+    command = next((arg for arg in args if arg in COMMANDS), "this command")
+    return (
+        f"`osgnet-bench {command}` needs {module}, which the base install leaves out: install the "
+        f"`{extra}` extra with pip install 'osgnet-bench[{extra}]' (in a checkout: pip install -e '.[{extra}]')."
+    )
+
+
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
@@ -75,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a raw traceback
+        message = missing_extra_message(exc, argv or sys.argv[1:]) if isinstance(exc, ModuleNotFoundError) else None
+        if message is not None:
+            click.echo(f"error: {message}", err=True)
+            sys.exit(1)
         if os.environ.get("OSGNET_BENCH_DEBUG"):
             traceback.print_exc()
         click.echo(
