@@ -2,7 +2,10 @@
 
 Table and Markdown: one row per run, one column per metric, two decimals; the best value of a
 column carries ``*`` and every other run shows its difference to the baseline, e.g.
-``21.40* (+1.25)``; breakdown tables follow, one row per group. CSV is tidy: one row per
+``21.40* (+1.25)``; footer lines give the track, the ranking and IoU rules, each run's query
+counts and, on few queries, the ranking metric's 95% interval (``report.results_footer``); a
+table wider than the terminal is split, repeating its first column; breakdown tables follow,
+one row per group. CSV is tidy: one row per
 (section, group, run, metric) with full-precision ``value`` and ``delta`` and a ``best`` flag.
 JSON holds the same numbers nested by section.
 """
@@ -12,12 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from typing import Any
-
-from tabulate import tabulate
 
 from osgnet_bench.compare import Comparison, GroupTable, best_runs
 from osgnet_bench.errors import UserError
+from osgnet_bench.report import fit_table, results_footer, table_metric_keys, terminal_width
 
 FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
 BEST_MARK = "*"
@@ -96,27 +99,29 @@ def _best_of_metric(comparison: Comparison, key: str) -> set[int]:
 
 def _render_text(comparison: Comparison, tablefmt: str) -> str:
     base = comparison.baseline
-    keys = comparison.metric_keys
-    headers = ["run", *keys[:-1], comparison.track.rank_metric_name, "evaluated", "missing"]
+    keys = table_metric_keys(comparison.track, comparison.metric_keys)
+    several = len(comparison.results) > 1
     best = {key: _best_of_metric(comparison, key) for key in keys}
+    baseline_metrics = comparison.results[base].metrics
     rows = []
     for index, result in enumerate(comparison.results):
-        name = comparison.names[index] + (" (baseline)" if index == base and len(comparison.results) > 1 else "")
-        several = len(comparison.results) > 1
-        baseline_metrics = comparison.results[base].metrics
+        name = comparison.names[index] + (" (baseline)" if index == base and several else "")
         values = [
             cell(result.metrics[key], baseline_metrics[key], several and index in best[key], index == base)
             for key in keys
         ]
-        rows.append([name, *values, result.num_evaluated, result.num_missing])
-    parts = [tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)]
+        rows.append([name, *values])
+    main = fit_table(rows, ["run", *keys], tablefmt, disable_numparse=True)
+    parts = [main + "\n" + "\n".join(results_footer(comparison.results, comparison.names))]
     for table in comparison.breakdowns:
         parts.append(f"{table.title} ({_metric_title(comparison, table.metric)}):")
         parts.append(_render_group_table(comparison, table, tablefmt))
-    parts += [f"note: {note}" for note in comparison.notes]
-    if len(comparison.results) > 1:
+    parts += [_wrapped(f"note: {note}") for note in comparison.notes]
+    if several:
         parts.append(
-            f"{BEST_MARK} best value of its column; (+x.xx) difference to the baseline {comparison.names[base]}"
+            _wrapped(
+                f"{BEST_MARK} best value of its column; (+x.xx) difference to the baseline {comparison.names[base]}"
+            )
         )
     return "\n\n".join(parts)
 
@@ -131,7 +136,11 @@ def _render_group_table(comparison: Comparison, table: GroupTable, tablefmt: str
         cells = [cell(value, values[base], several and i in best, i == base) for i, value in enumerate(values)]
         rows.append([label, table.sizes[label], *cells])
     headers = ["group", "queries", *comparison.names]
-    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    return fit_table(rows, headers, tablefmt, keep=2, disable_numparse=True)
+
+
+def _wrapped(text: str) -> str:
+    return textwrap.fill(text, width=terminal_width(), subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _metric_title(comparison: Comparison, metric: str) -> str:

@@ -113,14 +113,15 @@ def test_table_names_the_ranking_metric_and_counts(tiny, capsys):
     assert code == 0
     for text in ("50.00", "16.67", "83.33", "31.67", "33.33"):
         assert text in out
-    assert "ranking metric (nlq_v2): mean(R1@0.3, R1@0.5) = 33.33" in out
-    assert "evaluated 6 queries; 1 of 7 ground-truth queries missing; IoU rule: IoU > t" in out
+    assert "track nlq_v2; ranking metric rank_metric = mean(R1@0.3, R1@0.5); IoU rule: IoU > t" in out
+    assert "n = 6 queries evaluated; 1 of 7 ground-truth queries missing" in out
 
 
 def test_markdown_and_csv(tiny, capsys):
     _, markdown, _ = run(capsys, *tiny_args(tiny), "--format", "markdown")
-    header, rule, row = markdown.strip().splitlines()
-    assert header.startswith("| track") and rule.startswith("|--") and " 16.67 |" in row
+    header, rule, row, blank, footer = markdown.strip().splitlines()[:5]
+    assert header.split()[:2] == ["|", "R1@0.3"] and rule.startswith("|--") and " 16.67 |" in row
+    assert blank == "" and footer.startswith("track nlq_v2; ")
     _, text, _ = run(capsys, *tiny_args(tiny), "--format", "csv")
     (parsed,) = list(csv.DictReader(io.StringIO(text)))
     assert float(parsed["R5@0.3"]) == pytest.approx(500 / 6)

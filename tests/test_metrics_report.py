@@ -33,9 +33,10 @@ def test_several_runs_in_every_format():
     results = [result_for([[0, 10]]), result_for([[0, 4]])]
     runs = ["exact", "partial"]
     table = render_results(results, "table", runs).splitlines()
-    assert table[0].split()[:3] == ["run", "track", "R1@0.3"]
-    assert table[2].split()[:6] == ["exact", "goalstep", "100.00", "100.00", "100.00", "100.00"]
-    assert table[3].split()[:4] == ["partial", "goalstep", "100.00", "0.00"]
+    assert table[0].split() == ["run", "R1@0.3", "R1@0.5", "R5@0.3", "R5@0.5", "mIoU"]
+    assert table[2].split()[:5] == ["exact", "100.00", "100.00", "100.00", "100.00"]
+    assert table[3].split()[:3] == ["partial", "100.00", "0.00"]
+    assert table[4] == "track goalstep; ranking metric R1@0.3; IoU rule: IoU > t"
     rows = list(csv.DictReader(io.StringIO(render_results(results, "csv", runs))))
     assert [r["run"] for r in rows] == runs and float(rows[1]["mIoU"]) == 40.0
     parsed = json.loads(render_results(results, "json", runs))

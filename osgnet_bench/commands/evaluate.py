@@ -85,18 +85,6 @@ def command(
     if result.num_missing:
         click.echo(_missing_warning(result), err=True)
     click.echo(render_results([result], fmt))
-    if fmt == "table":
-        click.echo(_summary(result))
-
-
-def _summary(result: EvaluationResult) -> str:
-    rank = result.metrics["rank_metric"]
-    rule = "IoU > t" if result.spec.iou_rule == "gt" else "IoU >= t"
-    return (
-        f"ranking metric ({result.track.name}): {result.track.rank_metric_name} = {rank:.2f}\n"
-        f"evaluated {result.num_evaluated} queries; {result.num_missing} of {result.num_gt} "
-        f"ground-truth queries missing; IoU rule: {rule}"
-    )
 
 
 def _missing_warning(result: EvaluationResult) -> str:

@@ -104,7 +104,7 @@ def command(
         else:
             click.echo(render_results([model, random], fmt, runs=["model", "random"]))
             if fmt == "table":
-                click.echo(f"ranking metric: {result.track.rank_metric_name}; run directory: {result.run_dir}")
+                click.echo(f"run directory: {result.run_dir}")
         return
     assert result.submission is not None
     submission, report = result.submission.path, result.submission.report

@@ -9,7 +9,7 @@ import click
 
 from osgnet_bench.number_lists import parse_number_list
 from osgnet_bench.tracks import TRACK_NAMES, get_track
-from osgnet_bench.workflows.submit import SubmitRequest, ensemble_config, submit
+from osgnet_bench.workflows.submit import SubmitRequest, ensemble_config, submit, submit_report
 from submissions.ensemble import METHODS, EnsembleConfig, ReferenceConfig
 from submissions.fusion import FusionConfig
 
@@ -129,24 +129,4 @@ def command(
         get_track(track), paths, out_path, config, test_path, split, allow_partial, challenge, pred_out
     )
     result = submit(request, say=lambda line: click.echo(line, err=True))
-    how = "one file, its own ranking" if len(paths) == 1 else f"{method} ensemble of {len(paths)} files"
-    click.echo(
-        f"wrote {out_path}: {result.queries} queries x 5 windows for {result.challenge} ({how}; "
-        f"{result.padded} queries padded to 5 by repeating their last window)"
-    )
-    if pred_out:
-        click.echo(f"wrote {pred_out}: the ensembled windows with their scores")
-    click.echo(f"validated{' against ' + test_path if test_path else ''}: 0 errors, {len(result.warnings)} warnings")
-    for problem in result.warnings[:5]:
-        click.echo(f"  warning {problem.path}: {problem.message}")
-    click.echo(upload_instructions(out_path, challenge_id, phase_id))
-
-
-def upload_instructions(path: str, challenge_id: str, phase_id: str) -> str:
-    """How to upload ``path`` with the EvalAI command line (not a dependency of osgnet-bench)."""
-    return (
-        "upload it with the EvalAI command line (pip install evalai; evalai set_token <token>):\n"
-        f"  evalai challenge {challenge_id} phase {phase_id} submit --file {path} --large\n"
-        "(the challenge and phase ids are on the challenge's EvalAI page: "
-        "evalai challenges, then evalai challenge <id> phases)"
-    )
+    click.echo(submit_report(request, result, challenge_id, phase_id))

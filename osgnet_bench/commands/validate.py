@@ -10,7 +10,8 @@ import click
 from osgnet_bench.annotations.load import load_annotations
 from osgnet_bench.annotations.records import index_records
 from osgnet_bench.tracks import TRACK_NAMES, get_track
-from submissions.validate import DEFAULT_MAX_SHOWN, ValidationReport, validate_submission_file
+from submissions.report_text import render_text
+from submissions.validate import DEFAULT_MAX_SHOWN, validate_submission_file
 
 
 @click.command(name="validate")
@@ -61,22 +62,3 @@ def command(
         click.echo(render_text(file, report, max_problems))
     if not report.is_valid:
         sys.exit(1)
-
-
-def render_text(file: str, report: ValidationReport, max_shown: int) -> str:
-    """A readable report: verdict, the first ``max_shown`` problems with their paths, totals by kind."""
-    verdict = "VALID" if report.is_valid else "INVALID"
-    coverage = f", {report.expected_queries} queries expected" if report.expected_queries is not None else ""
-    lines = [
-        f"{file}: {verdict} for track {report.track} (challenge {report.challenge}): "
-        f"{report.results} results{coverage}; {len(report.errors)} errors, {len(report.warnings)} warnings"
-    ]
-    shown = report.problems[:max_shown]
-    for problem in shown:
-        lines.append(f"  {problem.severity.value:<7} {problem.path}: {problem.message}")
-    if len(shown) < len(report.problems):
-        lines.append(f"  ... {len(report.problems) - len(shown)} more not shown (--max-problems)")
-    if report.problems:
-        totals = ", ".join(f"{kind} {count}" for kind, count in report.counts().items())
-        lines.append(f"totals: {totals}")
-    return "\n".join(lines)

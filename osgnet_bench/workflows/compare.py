@@ -1,8 +1,8 @@
 """The ``compare`` workflow: read (or infer) every run, score them all on one ground truth with
 their breakdowns and recall curves, and draw the curves when asked. See docs/compare.md.
 
-A plot path is checked before any run is read or inferred: it may not be one of the inputs
-(compared as resolved paths) and must be writable.
+A plot is checked before any run is read or inferred: the path may not be one of the inputs
+(compared as resolved paths) and must be writable, and matplotlib must be installed.
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ def compare(request: CompareRequest, say: Callable[[str], None] = say_on_stderr)
     """Every run scored side by side (and the recall curves drawn into ``request.plot``); raises
     ``UserError`` for bad inputs before any inference, and ``say`` reports a plot written over."""
     if request.plot:
+        from osgnet_bench.recall_plot import require_matplotlib
+
         inputs = {f"run {run}": run for run in request.runs} | {"--gt": request.gt, "--config": request.config}
         refuse_output_among_inputs(request.plot, inputs, "--plot")
         require_writable(request.plot, "--plot")
+        require_matplotlib(request.plot)
     records = load_annotations(request.gt, request.track, split=request.split)
     with tempfile.TemporaryDirectory(prefix="osgnet-compare-") as workdir:
         loaded = load_runs(list(request.runs), workdir, config=request.config, split=request.infer_split)
@@ -65,5 +68,6 @@ def compare(request: CompareRequest, say: Callable[[str], None] = say_on_stderr)
 
         say_overwrite(request.plot, say)
         title = f"{request.track.name}: recall vs IoU threshold"
-        plot_recall_curves(request.plot, comparison.names, comparison.curves, title)
+        sizes = [result.num_evaluated for result in comparison.results]
+        plot_recall_curves(request.plot, comparison.names, comparison.curves, sizes, title)
     return comparison

@@ -8,6 +8,7 @@ resolved paths, so symlinks and ``./`` count) nor each other, and both must be w
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from osgnet_bench.files import require_writable
 from osgnet_bench.paths import refuse_output_among_inputs, same_file, say_on_stderr, say_overwrite
 from osgnet_bench.predictions import read_predictions, write_predictions
 from osgnet_bench.tracks import Track
+from osgnet_bench.wording import plural
 from submissions.build import ensembled_predictions, validated_submission
 from submissions.ensemble import EnsembleConfig, ReferenceConfig, ensemble
 from submissions.fusion import FusionConfig, model_weights
@@ -48,12 +50,14 @@ class SubmitRequest:
 @dataclass(frozen=True)
 class SubmitResult:
     """What was written: ``queries`` entries of 5 windows for ``challenge``, of which ``padded``
-    repeat their last window; the validation ``warnings``."""
+    repeat their last window; the validation ``warnings``; ``validation_file``: the query list
+    has ground-truth windows (a val split, not the test set), so there is nothing to upload."""
 
     challenge: str
     queries: int
     padded: int
     warnings: list[Problem]
+    validation_file: bool = False
 
 
 def ensemble_config(
@@ -98,7 +102,54 @@ def submit(request: SubmitRequest, say: Callable[[str], None] = say_on_stderr) -
     if request.pred_out:
         say_overwrite(request.pred_out, say)
         write_predictions(request.pred_out, ensembled_predictions(submission, stack.keys, top))
-    return SubmitResult(challenge, len(submission["results"]), int((top.distinct < 5).sum()), report.warnings)
+    padded = int((top.distinct < 5).sum())
+    annotated = queries is not None and any(record.windows is not None for record in queries)
+    return SubmitResult(challenge, len(submission["results"]), padded, report.warnings, annotated)
+
+
+def submit_report(request: SubmitRequest, result: SubmitResult, challenge_id: str, phase_id: str) -> str:
+    """What ``osgnet-bench submit`` prints: what was written and validated, the first warnings,
+    then the EvalAI upload command, or, for a query list with ground-truth windows, that it is a
+    validation file (score it with ``evaluate``)."""
+    files = len(request.preds)
+    how = "one file, its own ranking" if files == 1 else f"{request.config.method} ensemble of {files} files"
+    padded = plural(result.padded, "query", "queries")
+    lines = [
+        f"wrote {request.out}: {plural(result.queries, 'query')} x 5 windows for {result.challenge} ({how}; "
+        f"{padded} padded to 5 by repeating {'its' if result.padded == 1 else 'their'} last window)"
+    ]
+    if request.pred_out:
+        lines.append(f"wrote {request.pred_out}: the ensembled windows with their scores")
+    against = f" against {request.test_path}" if request.test_path else ""
+    lines.append(f"validated{against}: 0 errors, {plural(len(result.warnings), 'warning')}")
+    lines += [f"  warning {problem.path}: {problem.message}" for problem in result.warnings[:5]]
+    if result.validation_file:
+        lines.append(
+            f"{request.test_path} is a validation file (its queries have ground-truth windows), so there is "
+            "nothing to upload; score the submission with osgnet-bench evaluate --track "
+            f"{request.track.name} --gt {shlex.quote(str(request.test_path))} --pred {shlex.quote(request.out)}. "
+            "Give the test split's query file to make an EvalAI submission."
+        )
+    else:
+        lines.append(upload_instructions(request.out, challenge_id, phase_id))
+    return "\n".join(lines)
+
+
+def upload_instructions(path: str, challenge_id: str, phase_id: str) -> str:
+    """How to upload ``path`` with the EvalAI command line (not a dependency of osgnet-bench); the
+    command is shell-quoted, the ``<challenge_id>``-style placeholders left for the user to replace."""
+    challenge, phase = (_quoted_id(value) for value in (challenge_id, phase_id))
+    return (
+        "upload it with the EvalAI command line (pip install evalai; evalai set_token <token>):\n"
+        f"  evalai challenge {challenge} phase {phase} submit --file {shlex.quote(path)} --large\n"
+        "(the challenge and phase ids are on the challenge's EvalAI page: "
+        "evalai challenges, then evalai challenge <id> phases)"
+    )
+
+
+def _quoted_id(value: str) -> str:
+    """An EvalAI id for the shell; a ``<placeholder>`` stays as it is, to be replaced."""
+    return value if value.startswith("<") and value.endswith(">") else shlex.quote(value)
 
 
 def _check_outputs(request: SubmitRequest) -> None:
