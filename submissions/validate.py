@@ -16,6 +16,7 @@ This module is the public entry point; it also re-exports the names other code i
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,8 +147,8 @@ def _is_prediction_row(value: object) -> bool:
 
 
 def _predictions_file_error(path: str | os.PathLike, track: Track) -> UserError:
+    command = f"osgnet-bench submit --track {track.name} --pred {shlex.quote(str(path))} --out submission.json"
     return UserError(
         f"{path}: is a predictions jsonl (one object per line with 'query_id' and 'windows'), not an EvalAI "
-        f"submission; run `osgnet-bench submit --track {track.name} --pred {path} --out submission.json` to make "
-        "a submission from it, then validate that."
+        f"submission; run `{command}` to make a submission from it, then validate that."
     )

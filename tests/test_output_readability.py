@@ -255,10 +255,13 @@ def test_validate_counts_are_singular_or_plural(tmp_path, capsys):
 
 
 def test_validate_on_predictions_says_to_run_submit(tmp_path, capsys):
-    preds = write_preds(tmp_path / "preds.jsonl", 2, 1)
+    (tmp_path / "my runs").mkdir()
+    preds = write_preds(tmp_path / "my runs" / "preds.jsonl", 2, 1)
     before = Path(preds).read_bytes()
     code, out, err = cli(capsys, "validate", preds, "--track", "nlq")
     assert code == 1 and out == ""
-    assert "predictions jsonl" in err and "osgnet-bench submit" in err and preds in err
+    assert "predictions jsonl" in err
+    suggested = shlex.split(err[err.index("`") + 1 : err.rindex("`")])
+    assert suggested[:2] == ["osgnet-bench", "submit"] and suggested[suggested.index("--pred") + 1] == preds
     assert "Traceback" not in err and "internal error" not in err
     assert Path(preds).read_bytes() == before
