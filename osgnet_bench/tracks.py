@@ -17,6 +17,8 @@ class Track:
     ``rank_keys`` are metric keys (see :func:`recall_key`) whose mean is the leaderboard's
     ranking metric. ``challenge`` is the EvalAI challenge string (``None``: no public server).
     ``strict_iou``: a hit needs IoU > threshold (the official Ego4D rule) rather than >=.
+    ``synthetic``: the profile of the synthetic data that imitates the track (``osgnet-bench synth``
+    and the built-in demo of ``run``); ``None``: no synthetic data imitates it.
     """
 
     name: str
@@ -28,6 +30,7 @@ class Track:
     submission_version: str = "1.0"
     strict_iou: bool = True
     aliases: tuple[str, ...] = field(default=())
+    synthetic: str | None = None
 
     @property
     def rank_metric_name(self) -> str:
@@ -59,6 +62,7 @@ NLQ_V2 = Track(
     challenge="ego4d_nlq_challenge",
     query_type="nlq",
     aliases=("nlq",),
+    synthetic="nlq",
 )
 NLQ_V1 = Track(
     name="nlq_v1",
@@ -75,6 +79,7 @@ GOALSTEP = Track(
     rank_keys=("R1@0.3",),
     challenge="ego4d_goalstep_challenge",
     query_type="goal_step",
+    synthetic="goalstep",
 )
 TACOS = Track(
     name="tacos",
@@ -83,10 +88,12 @@ TACOS = Track(
     rank_keys=("R1@0.5",),
     challenge=None,
     query_type="tacos",
+    synthetic="tacos",
 )
 
 TRACKS: dict[str, Track] = {t.name: t for t in (NLQ_V1, NLQ_V2, GOALSTEP, TACOS)}
 TRACK_NAMES: tuple[str, ...] = tuple(TRACKS) + tuple(a for t in TRACKS.values() for a in t.aliases)
+"""Every name ``--track`` accepts, in every command: the track names and their aliases."""
 
 
 def get_track(name: str) -> Track:
@@ -96,3 +103,15 @@ def get_track(name: str) -> Track:
         if key == track.name or key in track.aliases:
             return track
     raise UserError(f"unknown track {name!r}; choose one of {', '.join(TRACK_NAMES)}.")
+
+
+def synthetic_profile(track: Track) -> str:
+    """The synthetic data profile that imitates ``track``; a ``UserError`` when none does."""
+    if track.synthetic is None:
+        imitated = ", ".join(t.name for t in TRACKS.values() if t.synthetic is not None)
+        raise UserError(
+            f"the synthetic data (osgnet-bench synth, and the demo of run without --config) imitates "
+            f"{imitated} only, not --track {track.name}. Choose one of those, or give run a "
+            f"{track.name} config with --config."
+        )
+    return track.synthetic

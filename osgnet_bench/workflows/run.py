@@ -26,7 +26,7 @@ from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.metrics import EvaluationResult, evaluate
 from osgnet_bench.paths import refuse_output_among_inputs, say_on_stderr, say_overwrite
 from osgnet_bench.predictions import read_predictions
-from osgnet_bench.tracks import Track, get_track
+from osgnet_bench.tracks import Track, get_track, synthetic_profile
 from osgnet_bench.workflows.baseline import length_fractions, random_predictions
 from osgnet_bench.workflows.demo import demo_test_jsonl, prepare_demo
 from osgnet_bench.workflows.existing_run import Training, plan_training
@@ -37,8 +37,6 @@ from trainers.infer import infer_session
 from trainers.train.checkpoints import BEST, LAST, checkpoint_path
 from trainers.train.launch import train_session
 from trainers.train.validation import ground_truth_path
-
-RUN_TRACKS = ("nlq", "goalstep", "tacos")
 
 
 @dataclass(frozen=True)
@@ -91,14 +89,13 @@ def run_job(
 ) -> JobResult:
     """Run the pipeline end to end (see the module docstring); ``say`` gets the lines that tell
     the user what happens to an existing run and which files are written over."""
-    if request.track_name not in RUN_TRACKS:
-        raise UserError(f"--track must be one of {', '.join(RUN_TRACKS)}, got {request.track_name!r}.")
     track = get_track(request.track_name)
     jsonl = request.jsonl
     if request.config_path is None:
-        out = request.out if request.out is not None else Path("runs") / f"demo-{request.track_name}"
+        profile = synthetic_profile(track)
+        out = request.out if request.out is not None else Path("runs") / f"demo-{profile}"
         check_run_dir(out)
-        config_path: str | Path = prepare_demo(out, request.track_name)
+        config_path: str | Path = prepare_demo(out, profile)
         if request.split == "test" and jsonl is None:
             jsonl = str(demo_test_jsonl(out))
     else:
