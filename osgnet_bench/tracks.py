@@ -92,7 +92,7 @@ TACOS = Track(
 )
 
 TRACKS: dict[str, Track] = {t.name: t for t in (NLQ_V1, NLQ_V2, GOALSTEP, TACOS)}
-TRACK_NAMES: tuple[str, ...] = tuple(TRACKS) + tuple(a for t in TRACKS.values() for a in t.aliases)
+TRACK_NAMES: tuple[str, ...] = tuple(name for t in TRACKS.values() for name in (t.name, *t.aliases))
 """Every name ``--track`` accepts, in every command: the track names and their aliases."""
 
 

@@ -106,9 +106,9 @@ def test_submit_out_that_is_a_pred_is_refused(files, tmp_path, capsys, monkeypat
 
 def test_submit_out_that_is_the_test_file_is_refused(files, tmp_path, capsys):
     before = snapshot(tmp_path)
-    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], "--test-file", files["gt"],
+    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], "--gt", files["gt"],
                        "--out", files["gt"])
-    assert_refused(code, output, f"--out {files['gt']}", "--test-file")
+    assert_refused(code, output, f"--out {files['gt']}", "--gt")
     assert snapshot(tmp_path) == before
 
 
@@ -118,7 +118,7 @@ def test_submit_pred_out_that_is_the_out_or_a_pred_is_refused(files, tmp_path, c
     before = snapshot(tmp_path)
     out = str(tmp_path / "sub.json")
     pred_out = out if target == "out" else f"{tmp_path}/./a.jsonl"
-    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], files["b"], "--out", out,
+    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], "--pred", files["b"], "--out", out,
                        "--pred-out", pred_out)
     assert_refused(code, output, f"--pred-out {pred_out}", "--out" if target == "out" else "--pred")
     assert snapshot(tmp_path) == before
@@ -128,7 +128,7 @@ def test_writing_over_another_file_is_allowed_and_said(files, tmp_path, capsys):
     out, pred_out = tmp_path / "sub.json", tmp_path / "ensemble.jsonl"
     out.write_text("an earlier submission\n")
     pred_out.write_text("earlier predictions\n")
-    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], files["b"], "--out", out,
+    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], "--pred", files["b"], "--out", out,
                        "--pred-out", pred_out)
     assert code == 0, output
     assert f"overwriting {out}" in output and f"overwriting {pred_out}" in output
@@ -146,7 +146,7 @@ def mode(path: str | Path) -> int:
 def test_outputs_follow_the_umask(files, tmp_path, capsys, umask, mask, expected):
     os.umask(mask)
     out, pred_out, jsonl = tmp_path / "sub.json", tmp_path / "ensemble.jsonl", tmp_path / "gt_converted.jsonl"
-    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], files["b"], "--out", out,
+    code, output = cli(capsys, "submit", "--track", "nlq", "--pred", files["a"], "--pred", files["b"], "--out", out,
                        "--pred-out", pred_out)
     assert code == 0, output
     code, output = cli(capsys, "prepare", "annotations", "--track", "nlq", "--raw", files["gt"], "--out", jsonl)
@@ -311,7 +311,7 @@ def test_ground_truth_that_is_not_utf8_is_refused(files, tmp_path, capsys, comma
     arguments = {
         "evaluate": ["evaluate", "--track", "nlq", "--gt", gt, "--pred", files["a"]],
         "validate": ["validate", submission, "--track", "nlq", "--gt", gt],
-        "submit": ["submit", "--track", "nlq", "--pred", files["a"], "--test-file", gt, "--out", tmp_path / "new.json"],
+        "submit": ["submit", "--track", "nlq", "--pred", files["a"], "--gt", gt, "--out", tmp_path / "new.json"],
     }[command]
     code, output = cli(capsys, *arguments)
     assert_refused(code, output, str(gt), "not UTF-8")

@@ -109,7 +109,6 @@ def test_prepare_goalstep_test_with_durations(tmp_path, capsys):
         ({"raw.json": '{"videos": [{"clips": [{"clip_uid": "c"}]}]}'}, [],
          "raw.json: videos[0].clips[0]: missing key 'video_end_sec'"),
         ({"raw.json": '{"videos": [1, 2'}, [], "raw.json: invalid JSON at line 1"),
-        ({"raw.json": NLQ_RAW}, ["--track", "nlq_v3"], "unknown track 'nlq_v3'"),
         ({"raw.jsonl": '{"query_id": "a_0"}'}, [], "is already a jsonl annotation file"),
     ],
 )
@@ -124,6 +123,14 @@ def test_prepare_errors_are_one_clear_message(tmp_path, capsys, files, options, 
     assert code == 1
     assert stderr.startswith("error: ") and message in stderr
     assert "Traceback" not in stderr + stdout
+    assert not out.exists()
+
+
+def test_prepare_unknown_track_is_a_usage_error(tmp_path, capsys):
+    raw = write(tmp_path, "raw.json", NLQ_RAW)
+    out = tmp_path / "out.jsonl"
+    code, _, stderr = run_cli(capsys, "prepare", "annotations", "--track", "nlq_v3", "--raw", raw, "--out", str(out))
+    assert code == 2 and "'nlq_v3' is not one of" in stderr and "Traceback" not in stderr
     assert not out.exists()
 
 

@@ -77,7 +77,7 @@ def entries(path):
 
 
 def test_two_files_reference_method(files, capsys):
-    code, out, err = submit(capsys, "--track", "nlq", "--pred", files["a"], files["b"], "--test-file", files["test"], "--out", files["out"])
+    code, out, err = submit(capsys, "--track", "nlq", "--pred", files["a"], "--pred", files["b"], "--gt", files["test"], "--out", files["out"])
     assert code == 0, err
     data, by_key = entries(files["out"])
     assert (data["version"], data["challenge"]) == ("1.0", "ego4d_nlq_challenge")
@@ -112,17 +112,17 @@ def test_fusion_with_weights_and_scored_predictions_out(files, capsys, tmp_path)
 
 
 def test_missing_query_is_refused_and_nothing_is_written(files, capsys):
-    code, out, err = submit(capsys, "--track", "nlq", "--pred", files["partial"], "--test-file", files["test"], "--out", files["out"])
+    code, out, err = submit(capsys, "--track", "nlq", "--pred", files["partial"], "--gt", files["test"], "--out", files["out"])
     assert code == 1 and out == ""
     assert "nothing was written" in err and "missing-query 2" in err
     assert not files["out"].exists()
 
 
 def test_different_coverage_needs_allow_partial(files, capsys):
-    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], files["partial"], "--out", files["out"])
+    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], "--pred", files["partial"], "--out", files["out"])
     assert code == 1 and "has 3" in err and "has 1" in err and "--allow-partial" in err
     assert not files["out"].exists()
-    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], files["partial"], "--out", files["out"], "--allow-partial")
+    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], "--pred", files["partial"], "--out", files["out"], "--allow-partial")
     assert code == 0, err
     _, by_key = entries(files["out"])
     assert by_key[KEYS[2]] == [[40, 60], [0, 5], [0, 5], [0, 5], [0, 5]]  # only a predicts it: a's ranking
@@ -137,13 +137,13 @@ def test_different_coverage_needs_allow_partial(files, capsys):
     ],
 )
 def test_bad_options_are_named(files, capsys, extra, message):
-    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], files["b"], "--out", files["out"], *extra)
+    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], "--pred", files["b"], "--out", files["out"], *extra)
     assert code == 1 and message in err and "Traceback" not in err
     assert not files["out"].exists()
 
 
 def test_files_without_scores_cannot_be_ensembled(files, capsys):
-    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], files["unscored"], "--out", files["out"])
+    code, _, err = submit(capsys, "--track", "nlq", "--pred", files["a"], "--pred", files["unscored"], "--out", files["out"])
     assert code == 1 and "no 'scores'" in err
 
 
@@ -169,7 +169,7 @@ def test_real_nlq_test_file_is_fully_covered(shared_data, capsys, tmp_path):
     first = write_preds(tmp_path / "a.jsonl", rows)
     second = write_preds(tmp_path / "b.jsonl", {key: [[t[0] + 0.5, t[1] + 0.5, t[2]] for t in w] for key, w in rows.items()})
     out = tmp_path / "submission.json"
-    code, stdout, err = submit(capsys, "--track", "nlq", "--pred", first, second, "--test-file", test_file, "--out", out)
+    code, stdout, err = submit(capsys, "--track", "nlq", "--pred", first, "--pred", second, "--gt", test_file, "--out", out)
     assert code == 0, err
     results = json.loads(out.read_text())["results"]
     assert len(results) == len(queries) == 4004

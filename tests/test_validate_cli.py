@@ -109,7 +109,6 @@ def test_syntax_error_names_line_and_column(tmp_path, capsys):
     "args, message",
     [
         (["--track", "nlq"], "no such file."),
-        (["--track", "charades"], "unknown track 'charades'"),
         (["--track", "tacos"], "track 'tacos' has no EvalAI challenge"),
     ],
 )
@@ -118,6 +117,11 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, args, mess
     code, out, err = run_cli(["validate", path, *args], capsys)
     assert code == 1 and out == ""
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_unknown_track_is_a_usage_error_naming_the_choices(tmp_path, capsys):
+    code, out, err = run_cli(["validate", write(tmp_path, submission()), "--track", "charades"], capsys)
+    assert code == 2 and out == "" and "'charades' is not one of" in err and "Traceback" not in err
 
 
 def test_console_script_exit_codes(tmp_path):

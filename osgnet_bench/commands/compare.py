@@ -7,27 +7,22 @@ from __future__ import annotations
 import click
 
 from osgnet_bench.breakdown import DEFAULT_LENGTH_EDGES, check_edges
-from osgnet_bench.compare_report import FORMATS, render_comparison
+from osgnet_bench.commands.options import format_option, gt_option, track_option
+from osgnet_bench.compare_report import render_comparison
 from osgnet_bench.errors import UserError
 from osgnet_bench.metrics import IOU_RULES, spec_for_track
 from osgnet_bench.number_lists import parse_number_list
-from osgnet_bench.tracks import TRACK_NAMES, get_track
+from osgnet_bench.tracks import get_track
 from osgnet_bench.workflows.compare import CompareRequest, compare
 
 
 @click.command(name="compare")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
-@click.option(
-    "--gt",
-    "gt_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Ground truth: raw official JSON (NLQ templates need it) or jsonl.",
-)
+@track_option()
+@gt_option("Ground truth: raw official JSON (NLQ templates need it) or jsonl.", required=True)
 @click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
 @click.option("--baseline", default=None, help="Run (name or path) the differences are taken to (default: the first).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@format_option()
 @click.option(
     "--plot",
     "plot_path",

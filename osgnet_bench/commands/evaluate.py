@@ -5,28 +5,18 @@ from __future__ import annotations
 import click
 
 from osgnet_bench.annotations.load import load_annotations
+from osgnet_bench.commands.options import format_option, gt_option, track_option
 from osgnet_bench.metrics import IOU_RULES, EvaluationResult, evaluate, spec_for_track
 from osgnet_bench.metrics.matching import describe_examples
 from osgnet_bench.number_lists import parse_number_list
 from osgnet_bench.predictions import read_predictions
-from osgnet_bench.report import FORMATS, render_results
-from osgnet_bench.tracks import TRACK_NAMES, get_track
+from osgnet_bench.report import render_results
+from osgnet_bench.tracks import get_track
 
 
 @click.command(name="evaluate")
-@click.option(
-    "--track",
-    required=True,
-    type=click.Choice(TRACK_NAMES, case_sensitive=False),
-    help="Benchmark track.",
-)
-@click.option(
-    "--gt",
-    "gt_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Ground truth: raw official JSON or jsonl.",
-)
+@track_option()
+@gt_option("Ground truth: raw official JSON or jsonl.", required=True)
 @click.option(
     "--pred",
     "pred_path",
@@ -35,14 +25,7 @@ from osgnet_bench.tracks import TRACK_NAMES, get_track
     help="Predictions jsonl or EvalAI submission JSON.",
 )
 @click.option("--split", default=None, help="Split of a multi-split GT file (TACoS JSON).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option()
 @click.option(
     "--strict",
     is_flag=True,

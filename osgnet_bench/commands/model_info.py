@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 
 import click
+from tabulate import tabulate
+
+from osgnet_bench.commands.options import format_option
+from osgnet_bench.report import render_rows
 
 
 @click.command(name="model-info")
@@ -15,19 +19,13 @@ import click
     type=click.Path(path_type=str),
     help="Official OSGNet YAML config (read unchanged).",
 )
-@click.option(
-    "--format",
+@format_option(
     "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Human-readable table or one JSON object.",
+    help="table: readable table and notes; json: one JSON object; markdown, csv: the parameter counts.",
 )
 def command(config_path: str, output_format: str) -> None:
     """Print parameter counts per component and in total, input dims, FPN strides and the scan
     backend that would run on this machine."""
-    from tabulate import tabulate
-
     from trainers.config import load_model_config
     from trainers.model.summary import model_summary
 
@@ -35,9 +33,14 @@ def command(config_path: str, output_format: str) -> None:
     if output_format == "json":
         click.echo(json.dumps(summary, indent=2))
         return
-    rows = [(name, f"{count:,}") for name, count in summary["components"].items()]
-    rows += [("total", f"{summary['num_parameters']:,}"), ("used at inference", f"{summary['inference_parameters']:,}")]
-    click.echo(tabulate(rows, headers=["component", "parameters"], colalign=("left", "right")))
+    counts = {**summary["components"], "total": summary["num_parameters"]}
+    counts["used at inference"] = summary["inference_parameters"]
+    if output_format == "csv":
+        click.echo(render_rows([{"component": name, "parameters": count} for name, count in counts.items()], "csv"))
+        return
+    rows = [(name, f"{count:,}") for name, count in counts.items()]
+    tablefmt = "github" if output_format == "markdown" else "simple"
+    click.echo(tabulate(rows, headers=["component", "parameters"], colalign=("left", "right"), tablefmt=tablefmt))
     inputs = summary["inputs"]
     click.echo(
         f"\ninputs: video {inputs['video_dim']}, text {inputs['text_dim']}, "

@@ -11,6 +11,7 @@ from osgnet_bench.annotations.convert import records_to_jsonl_rows
 from osgnet_bench.annotations.durations import read_video_durations
 from osgnet_bench.annotations.load import read_annotation_json
 from osgnet_bench.annotations.records import index_records
+from osgnet_bench.commands.options import track_option
 from osgnet_bench.errors import UserError
 from osgnet_bench.files import looks_like_jsonl, read_json, require_writable, write_jsonl
 from osgnet_bench.paths import refuse_output_among_inputs, say_overwrite
@@ -25,7 +26,7 @@ def command() -> None:
 
 
 @command.command(name="annotations")
-@click.option("--track", "track_name", required=True, help="nlq_v2 (nlq), nlq_v1, goalstep or tacos.")
+@track_option("track_name", help="Benchmark track of the file (nlq is nlq_v2).")
 @click.option(
     "--raw", "raw_path", required=True, type=EXISTING_FILE, help="Raw NLQ JSON, GoalStep release JSON or TACoS JSON."
 )

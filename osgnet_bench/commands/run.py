@@ -8,15 +8,14 @@ from pathlib import Path
 
 import click
 
+from osgnet_bench.commands.options import format_option, gt_option, track_option
 from osgnet_bench.commands.train import launch_options
 from osgnet_bench.launch_options import LaunchOptions
-from osgnet_bench.report import FORMATS, render_results
-
-TRACKS = ("nlq", "goalstep", "tacos")
+from osgnet_bench.report import render_results
 
 
 @click.command(name="run")
-@click.option("--track", type=click.Choice(TRACKS), required=True, help="Benchmark track.")
+@track_option(help="Benchmark track; without --config the demo imitates nlq (nlq_v2), goalstep or tacos.")
 @click.option(
     "--config",
     "config_path",
@@ -44,12 +43,7 @@ TRACKS = ("nlq", "goalstep", "tacos")
     default=None,
     help="Annotation jsonl of the split (required for test with a config).",
 )
-@click.option(
-    "--gt",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Ground truth to score against (default: the config's validation ground truth).",
-)
+@gt_option("Ground truth to score against (default: the config's validation ground truth).")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -63,7 +57,7 @@ TRACKS = ("nlq", "goalstep", "tacos")
     default=None,
     help="Continue the run in --out even under a changed config (a finished run only with more epochs).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@format_option()
 @launch_options
 def command(
     track: str,
@@ -72,7 +66,7 @@ def command(
     checkpoint: str | None,
     split: str,
     jsonl: str | None,
-    gt: str | None,
+    gt_path: str | None,
     out: Path | None,
     resume: str | None,
     fmt: str,
@@ -84,8 +78,8 @@ def command(
     stderr and the `training` field of --format json say which."""
     from osgnet_bench.workflows.run import RunRequest, run_job
 
-    request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt, out, resume)
-    result = run_job(request, launch, progress=fmt == "table", say=lambda line: click.echo(line, err=True))
+    request = RunRequest(track, config_path, overrides, checkpoint, split, jsonl, gt_path, out, resume)
+    result = run_job(request, launch, say=lambda line: click.echo(line, err=True))
     common = {"run_dir": str(result.run_dir), "predictions": str(result.predictions), "training": result.training.value}
     if result.scores is not None:
         model, random = result.scores.model, result.scores.random

@@ -5,10 +5,13 @@ defaults come from the ensemble dataclasses they set."""
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
+from osgnet_bench.commands.options import gt_option, track_option
 from osgnet_bench.number_lists import parse_number_list
-from osgnet_bench.tracks import TRACK_NAMES, get_track
+from osgnet_bench.tracks import get_track
 from osgnet_bench.workflows.submit import SubmitRequest, ensemble_config, submit, submit_report
 from submissions.ensemble import METHODS, EnsembleConfig, ReferenceConfig
 from submissions.fusion import FusionConfig
@@ -16,15 +19,14 @@ from submissions.fusion import FusionConfig
 DEFAULT_THRESHOLDS = ",".join(f"{t:g}" for t in ReferenceConfig.nms_thresholds)
 
 
-@click.command(name="submit")
-@click.argument("more_preds", nargs=-1, type=click.Path(dir_okay=False), metavar="[PRED]...")
-@click.option("--track", required=True, type=click.Choice(TRACK_NAMES, case_sensitive=False), help="Benchmark track.")
+@click.command(name="submit", context_settings={"allow_extra_args": True})
+@track_option()
 @click.option(
     "--pred",
     "preds",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Predictions jsonl (with scores) or EvalAI submission; further files may follow as arguments.",
+    help="Predictions jsonl (with scores) or EvalAI submission; repeat for each file: --pred a.jsonl --pred b.jsonl.",
 )
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Submission JSON to write.")
 @click.option(
@@ -35,13 +37,8 @@ DEFAULT_THRESHOLDS = ",".join(f"{t:g}" for t in ReferenceConfig.nms_thresholds)
     help="reference: OSGNet's cluster + NMS cascade; fusion: weighted score fusion.",
 )
 @click.option("--weights", default=None, help="Fusion weights, one per file, comma-separated (default: all 1).")
-@click.option(
-    "--test-file",
-    "test_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Test (or val) query file: every query must be covered, windows are clipped to the clip.",
-)
+@gt_option("Test (or val) query file: every query must be covered, windows are clipped to the clip.")
+@click.option("--test-file", "test_file", type=click.Path(dir_okay=False), default=None, hidden=True)
 @click.option("--split", default=None, help="Split of a multi-split query file (TACoS JSON).")
 @click.option(
     "--allow-partial",
@@ -93,13 +90,13 @@ DEFAULT_THRESHOLDS = ",".join(f"{t:g}" for t in ReferenceConfig.nms_thresholds)
     help="EvalAI phase id for the printed upload command.",
 )
 def command(
-    more_preds: tuple[str, ...],
     track: str,
     preds: tuple[str, ...],
     out_path: str,
     method: str,
     weights: str | None,
-    test_path: str | None,
+    gt_path: str | None,
+    test_file: str | None,
     split: str | None,
     allow_partial: bool,
     per_model: int | None,
@@ -113,9 +110,19 @@ def command(
 ) -> None:
     """Merge the predictions of one or more checkpoints into one EvalAI submission.
 
-    The result has exactly 5 windows per query, is validated (against --test-file when given)
-    and is written only when valid. With one file, its own ranking is kept. See docs/ensembling.md.
+    The result has exactly 5 windows per query, is validated (against --gt when given) and is
+    written only when valid. With one file, its own ranking is kept. See docs/ensembling.md.
     """
+    stray = click.get_current_context().args
+    if stray:
+        given = " ".join(f"--pred {shlex.quote(path)}" for path in (*preds, *stray))
+        raise click.UsageError(
+            f"each predictions file takes its own --pred, as in {given} "
+            f"(got {' '.join(map(shlex.quote, stray))} as an argument)."
+        )
+    if gt_path is not None and test_file is not None and gt_path != test_file:
+        raise click.UsageError("--test-file is the old name of --gt; give the query file once, as --gt.")
+    test_path = gt_path if gt_path is not None else test_file
     config = ensemble_config(
         method,
         per_model=per_model,
@@ -124,9 +131,8 @@ def command(
         fuse_iou=fuse_iou,
         weights=None if weights is None else parse_number_list(weights, "--weights", float),
     )
-    paths = preds + more_preds
     request = SubmitRequest(
-        get_track(track), paths, out_path, config, test_path, split, allow_partial, challenge, pred_out
+        get_track(track), preds, out_path, config, test_path, split, allow_partial, challenge, pred_out
     )
     result = submit(request, say=lambda line: click.echo(line, err=True))
     click.echo(submit_report(request, result, challenge_id, phase_id))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
+from osgnet_bench.commands.options import track_option
 from osgnet_bench.errors import UserError
-
-TRACKS = ("nlq", "goalstep", "tacos")
+from osgnet_bench.tracks import get_track, synthetic_profile
 
 
 @click.command(name="synth")
-@click.option("--track", type=click.Choice(TRACKS), required=True, help="Which benchmark to imitate.")
+@track_option(help="Which benchmark to imitate: nlq (nlq_v2), goalstep or tacos.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--videos", type=int, default=32, show_default=True, help="Videos over train/val/test (70/15/15).")
 @click.option("--queries-per-video", type=float, default=8.0, show_default=True, help="Mean queries per video.")
@@ -57,12 +57,13 @@ def command(
     pre-training data and pretrain.yaml). See docs/data.md for the generative model."""
     from trainers.synth import SynthOptions, generate_dataset
 
+    profile = synthetic_profile(get_track(track))
     if (out / "synth.json").exists() and not overwrite:
         raise UserError(f"{out} already holds a synthetic dataset (synth.json); pass --overwrite to replace it.")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, expected a directory.")
     options = SynthOptions(
-        track=track,
+        track=profile,
         videos=videos,
         queries_per_video=queries_per_video,
         steps=steps,

@@ -154,7 +154,7 @@ def _quoted_id(value: str) -> str:
 
 def _check_outputs(request: SubmitRequest) -> None:
     """Refuse outputs that are inputs (or each other) and outputs that cannot be written."""
-    inputs = [("--pred", path) for path in request.preds] + [("--test-file", request.test_path)]
+    inputs = [("--pred", path) for path in request.preds] + [("--gt", request.test_path)]
     outputs = [("--out", request.out)] + ([("--pred-out", request.pred_out)] if request.pred_out else [])
     for option, path in outputs:
         for label, source in inputs:
