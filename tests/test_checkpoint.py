@@ -47,7 +47,7 @@ def test_convert_official_through_cli(config, config_file, tmp_path, capsys):
         main(["convert-checkpoint", str(tmp_path / "official.pth.tar"), "--config", str(config_file),
               "--out", str(out)])
     assert exit_info.value.code == 0
-    assert "(epoch 3)" in capsys.readouterr().out
+    assert "(epoch 4)" in capsys.readouterr().out  # the file records the 0-based index 3
     saved = torch.load(out, weights_only=True)
     assert saved["format"] == MODEL_FORMAT and saved["epoch"] == 3
     assert float(saved["state_dict"]["loss_normalizer"]) == 200.0

@@ -147,7 +147,8 @@ def assert_consistent(run: Path) -> None:
     best_epoch = progress["best_epoch"]
     validated = [h for h in progress["history"] if h["metrics"] is not None]
     val_events = [e for e in read_events(run) if e["event"] == "val"]
-    assert [e["epoch"] for e in val_events] == [h["epoch"] for h in validated]  # one per validated epoch
+    # one per validated epoch; log.jsonl and summary.json number epochs from 1, the training state from 0
+    assert [e["epoch"] for e in val_events] == [h["epoch"] + 1 for h in validated]
     for event, entry in zip(val_events, validated):
         assert {k: event[k] for k in entry["metrics"]} == entry["metrics"]
     if not validated:
@@ -156,8 +157,9 @@ def assert_consistent(run: Path) -> None:
     metrics = [h["metrics"]["rank_metric"] for h in validated]
     assert best_epoch == validated[metrics.index(max(metrics))]["epoch"]  # the first epoch with the top metric
     summary = json.loads((run / SUMMARY).read_text())
-    assert (summary["best_epoch"], summary["best_metric"]) == (best_epoch, progress["best_metric"])
-    assert summary["history"] == progress["history"] and summary["epochs"] == progress["epoch"]
+    assert (summary["best_epoch"], summary["best_metric"]) == (best_epoch + 1, progress["best_metric"])
+    assert summary["history"] == [{**h, "epoch": h["epoch"] + 1} for h in progress["history"]]
+    assert summary["epochs"] == progress["epoch"]
     best = load_training_state(checkpoint_path(run, BEST))
     assert best["progress"]["epoch"] == best_epoch + 1 and best["progress"]["best_epoch"] == best_epoch
     assert best["metrics"] == validated[metrics.index(max(metrics))]["metrics"]

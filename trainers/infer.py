@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from osgnet_bench.annotations.jsonl import read_query_jsonl
 from osgnet_bench.annotations.records import QueryRecord, split_query_id
 from osgnet_bench.errors import UserError
 from osgnet_bench.launch_options import LaunchOptions
 from osgnet_bench.predictions import Prediction, write_predictions
+from osgnet_bench.progress import progress_display
 from osgnet_bench.tracks import GOALSTEP, NLQ_V1, NLQ_V2, TACOS, Track, get_track
 from trainers.config import RunConfig, load_run_config, parse_run_config
 from trainers.data.config import DatasetConfig
@@ -132,15 +132,12 @@ def predict(
     model.eval()
     mine = shard_indices(dataset, ctx.rank, ctx.world_size)
     local: list[tuple[int, Prediction]] = []
-    bar = tqdm(
-        total=len(dataset), desc="infer", unit="query", disable=not (progress and ctx.is_main), dynamic_ncols=True
-    )
-    for start in range(0, len(mine), batch_size):
-        chunk = mine[start : start + batch_size]
-        outputs = model([dataset[i] for i in chunk])
-        local.extend((i, to_prediction(o)) for i, o in zip(chunk, outputs, strict=True))
-        bar.update(len(chunk) * ctx.world_size)
-    bar.close()
+    with progress_display(sys.stderr, len(dataset), "infer", "query", enabled=progress and ctx.is_main) as bar:
+        for start in range(0, len(mine), batch_size):
+            chunk = mine[start : start + batch_size]
+            outputs = model([dataset[i] for i in chunk])
+            local.extend((i, to_prediction(o)) for i, o in zip(chunk, outputs, strict=True))
+            bar.update(len(chunk) * ctx.world_size)
     model.train(was_training)
     gathered = sorted((pair for share in gather_objects(local, ctx) for pair in share), key=lambda pair: pair[0])
     return [prediction for _, prediction in gathered]

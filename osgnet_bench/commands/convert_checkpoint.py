@@ -34,8 +34,18 @@ def command(checkpoint: str, config_path: str, out_path: str) -> None:
     model = build_on_meta(load_model_config(config_path))
     say_overwrite(out_path, lambda line: click.echo(line, err=True))
     summary = convert_checkpoint(checkpoint, model, out_path)
-    epoch = "unknown" if summary["epoch"] is None else summary["epoch"]
     click.echo(
         f"{out_path}: {summary['tensors']} tensors, {summary['parameters']:,} parameters "
-        f"from the {summary['kind']} checkpoint {checkpoint} (epoch {epoch})."
+        f"from the {summary['kind']} checkpoint {checkpoint} ({shown_epoch(summary['kind'], summary['epoch'])})."
     )
+
+
+def shown_epoch(kind: str, recorded: int | None) -> str:
+    """The epoch a checkpoint's weights come from, numbered from 1 as training shows it: official
+    files (and ours converted from them) record the 0-based index of the epoch, training states
+    the number of epochs completed (docs/training.md)."""
+    if recorded is None:
+        return "epoch unknown"
+    if kind == "train-state":
+        return f"epoch {recorded}" if recorded > 0 else "before the first epoch ended"
+    return f"epoch {recorded + 1}"

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from osgnet_bench.launch_options import LaunchOptions
+from osgnet_bench.report import FORMATS, render_rows
 
 LAUNCH_HELP = {
     "nproc": "Processes per node; more than 1 launches torchrun (DDP: gloo on CPU, NCCL on GPU).",
@@ -102,6 +103,14 @@ def launch_options(function: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Also checkpoint every N iterations (default: the config's trainer.save_every, 0 = epoch ends only).",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="How the closing summary is printed (progress always goes to stderr).",
+)
 @launch_options
 def command(
     config_path: str,
@@ -110,6 +119,7 @@ def command(
     resume: str | None,
     init: str | None,
     save_every: int | None,
+    fmt: str,
     launch: LaunchOptions,
 ) -> None:
     """Train with AdamW, warm-up + cosine per iteration, EMA and gradient clipping; validate every
@@ -118,21 +128,37 @@ def command(
 
     run_dir = out if out is not None else Path("runs") / Path(config_path).stem
     summary = train_session(config_path, list(overrides), run_dir, resume, init, save_every, launch)
-    click.echo(
-        json.dumps(
-            {
-                k: summary[k]
-                for k in (
-                    "track",
-                    "epochs",
-                    "iterations",
-                    "ranked_by",
-                    "best_metric",
-                    "best_epoch",
-                    "last_checkpoint",
-                    "best_checkpoint",
-                )
-            },
-            indent=2,
-        )
-    )
+    click.echo(render_summary(summary, fmt))
+
+
+# what the closing output shows of summary.json, in this order
+SUMMARY_KEYS = (
+    "track",
+    "epochs",
+    "iterations",
+    "ranked_by",
+    "best_metric",
+    "best_epoch",
+    "last_checkpoint",
+    "best_checkpoint",
+)
+
+
+def render_summary(summary: dict[str, Any], fmt: str) -> str:
+    """The closing output of ``train``: a few readable lines (table), one row (markdown, csv) or
+    the JSON object of :data:`SUMMARY_KEYS`. Epochs are numbered from 1, as in the progress lines."""
+    row = {key: summary[key] for key in SUMMARY_KEYS}
+    if fmt == "json":
+        return json.dumps(row, indent=2)
+    if fmt != "table":
+        return render_rows([row], fmt)
+    total = summary.get("total_epochs", row["epochs"])
+    lines = [f"track {row['track']}: trained {row['epochs']} of {total} epochs, {row['iterations']} iterations"]
+    if row["best_epoch"] is None:
+        lines.append("best: no validated epoch yet")
+    else:
+        lines.append(f"best: epoch {row['best_epoch']} of {total}, {row['ranked_by']} {row['best_metric']:.2f}")
+    lines.append(f"last checkpoint: {row['last_checkpoint']}")
+    if row["best_checkpoint"] is not None:
+        lines.append(f"best checkpoint: {row['best_checkpoint']}")
+    return "\n".join(lines)

@@ -5,15 +5,17 @@ A training state (``checkpoints/last.pt``, ``checkpoints/best.pt``) is a ``torch
 
     {"format": "osgnet-bench/train-state", "version": 2,
      "model": state_dict, "ema": state_dict, "optimizer": ..., "schedule": ...,
-     "epoch": int,            # epochs fully completed
+     "epoch": int,            # epochs fully completed (= the 1-based number of the last one)
      "iteration": int,        # optimiser steps taken in total
      "epoch_iteration": int,  # optimiser steps taken inside the current epoch
      "progress": {...},       # the counters above, best metric and epoch, per-epoch history
+                              # (best_epoch and history[].epoch: 0-based indices; users see them + 1)
      "rng": [...],            # every rank's generators
      "world_size": int, "config": dict, "track": str, "total_epochs": int, "metrics": dict | None,
      "checksum": "sha256:..."}
 
-The official export (``*_official.pth.tar``) is ``{"epoch": int, "state_dict": ema_state_dict}``,
+The official export (``*_official.pth.tar``) is ``{"epoch": int, "state_dict": ema_state_dict}``
+(``epoch``: the 0-based index of the last epoch trained, as the reference saves it),
 the layout the reference saves and loads, plus ``checksum``, ``track`` and ``config``, which the
 reference's loader (``checkpoint["state_dict"]``) ignores. Every file is written to a temporary
 file, flushed, fsynced and renamed, so a reader never sees half a file.
@@ -61,6 +63,12 @@ LAST_OFFICIAL = "last_official.pth.tar"
 BEST_OFFICIAL = "best_official.pth.tar"
 # what resuming reads from a training state
 RESUME_KEYS = ("model", "ema", "optimizer", "schedule", "progress", "rng")
+
+
+def shown_epoch(index: int | None) -> int | None:
+    """The 1-based epoch number users see (console, ``log.jsonl``, ``summary.json``) of the 0-based
+    epoch index a training state stores (``progress.best_epoch``, ``progress.history[].epoch``)."""
+    return None if index is None else index + 1
 
 
 def checkpoint_path(run_dir: str | os.PathLike, name: str) -> Path:
@@ -260,7 +268,9 @@ def commit_save(
         write_summary(run_dir, content)
         entry = content["progress"]["history"][-1]
         if entry["metrics"] is not None:
-            logger.event("val", entry["iteration"], epoch=entry["epoch"], **(val_values or {}), **entry["metrics"])
+            logger.event(
+                "val", entry["iteration"], epoch=shown_epoch(entry["epoch"]), **(val_values or {}), **entry["metrics"]
+            )
 
 
 def state_export(content: dict[str, Any]) -> dict[str, Any]:
@@ -278,14 +288,15 @@ def summary_of(run_dir: Path, content: dict[str, Any]) -> dict[str, Any]:
     return {
         "track": track,
         "epochs": progress["epoch"],
+        "total_epochs": content["total_epochs"],
         "iterations": progress["iteration"],
         "world_size": content["world_size"],
         "best_metric": progress["best_metric"],
-        "best_epoch": progress["best_epoch"],
+        "best_epoch": shown_epoch(progress["best_epoch"]),
         "ranked_by": get_track(track).rank_metric_name,
         "last_checkpoint": str(checkpoint_path(run_dir, LAST)),
         "best_checkpoint": str(best) if best.exists() else None,
-        "history": progress["history"],
+        "history": [{**entry, "epoch": shown_epoch(entry["epoch"])} for entry in progress["history"]],
         "finished": progress["epoch"] >= content["total_epochs"],
     }
 
@@ -333,9 +344,10 @@ def recover(run_dir: Path, content: dict[str, Any], logger: RunLogger) -> list[s
         redone.append(SUMMARY)
     logged = {event.get("epoch") for event in read_events(run_dir) if event.get("event") == "val"}
     for entry in progress["history"]:
-        if entry["metrics"] is not None and entry["epoch"] not in logged:
-            logger.event("val", entry["iteration"], epoch=entry["epoch"], recovered=True, **entry["metrics"])
-            redone.append(f"log.jsonl (val, epoch {entry['epoch']})")
+        epoch = shown_epoch(entry["epoch"])
+        if entry["metrics"] is not None and epoch not in logged:
+            logger.event("val", entry["iteration"], epoch=epoch, recovered=True, **entry["metrics"])
+            redone.append(f"log.jsonl (val, epoch {epoch})")
     if redone:
         logger.event("recovered", progress["iteration"], files=redone)
     return redone

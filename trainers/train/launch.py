@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +47,8 @@ from trainers.train.run_dir import (
 from trainers.train.validation import load_ground_truth
 
 WORKER_MODULE = "trainers.train"
+# the exit code of a launcher stopped by Ctrl-C (SIGINT), as shells report it
+INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT
 
 
 def train_session(
@@ -71,17 +76,41 @@ def train_session(
         remove_temporary_files(run_dir)
         resume = check_start(run_dir, config, resume)
         config.dump(run_dir / CONFIG_FILE)
-        if options.uses_torchrun:
-            args = ["--run-dir", str(run_dir.resolve())]
-            for flag, value in (("--resume", resume), ("--init", init), ("--save-every", save_every)):
-                if value is not None:
-                    args += [flag, str(value)]
-            if not progress:
-                args.append("--no-progress")
-            run_torchrun(options, WORKER_MODULE, args, run_dir / FAILURE_FILE, run_dir / WORKERS_LOG, keep_fds=(lock,))
-        else:
-            train(TrainRequest(run_dir=run_dir, resume=resume, init=init, save_every=save_every, progress=progress))
+        try:
+            if options.uses_torchrun:
+                args = ["--run-dir", str(run_dir.resolve())]
+                for flag, value in (("--resume", resume), ("--init", init), ("--save-every", save_every)):
+                    if value is not None:
+                        args += [flag, str(value)]
+                if not progress:
+                    args.append("--no-progress")
+                run_torchrun(
+                    options, WORKER_MODULE, args, run_dir / FAILURE_FILE, run_dir / WORKERS_LOG, keep_fds=(lock,)
+                )
+            else:
+                train(TrainRequest(run_dir=run_dir, resume=resume, init=init, save_every=save_every, progress=progress))
+        except KeyboardInterrupt:
+            print(f"\n{resume_hint(run_dir)}", file=sys.stderr, flush=True)
+            raise
+        except UserError as exc:
+            if exc.exit_code != INTERRUPTED_EXIT_CODE:
+                raise
+            raise UserError(f"{exc} {resume_hint(run_dir)}", exit_code=exc.exit_code) from None
     return json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+
+
+def resume_hint(run_dir: Path) -> str:
+    """One line after Ctrl-C: how to continue the run in ``run_dir`` (or why it cannot be)."""
+    out = shlex.quote(str(run_dir))
+    if checkpoint_path(run_dir, LAST).exists():
+        return (
+            f"Interrupted; the run is saved up to its last checkpoint. To continue it, run the same "
+            f"command again with --resume auto --out {out}"
+        )
+    return (
+        f"Interrupted before the first checkpoint, so --resume auto has nothing to continue in {out}; "
+        "remove that folder (or choose another --out) to start again."
+    )
 
 
 def train(request: TrainRequest, ctx: DistContext | None = None, console: IO[str] | None = None) -> Progress:

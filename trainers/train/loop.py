@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from osgnet_bench.errors import UserError
+from osgnet_bench.progress import progress_display
 from trainers.config import RunConfig
 from trainers.data.dataset import GroundingDataset
 from trainers.data.loader import collate_samples, seed_worker, without_worker_tracebacks
@@ -47,6 +48,7 @@ from trainers.train.checkpoints import (
     recover,
     restore_rng_state,
     rng_state,
+    shown_epoch,
     training_state_content,
 )
 from trainers.train.optimisation import ModelEma, WarmupCosineSchedule, make_optimizer
@@ -154,7 +156,7 @@ class Trainer:
                 "resume",
                 self.progress.iteration,
                 source=str(source),
-                epoch=self.progress.epoch,
+                epoch=self.progress.epoch + 1,
                 restart=restart_count(),
             )
 
@@ -254,15 +256,13 @@ class Trainer:
     def train_epoch(self, epoch: int) -> None:
         self.ddp.train()
         started, steps = time.perf_counter(), 0
-        # closed on the way out, an error too: a message after the bar starts on a line of its own
-        with tqdm(
-            total=self.iters_per_epoch,
+        with progress_display(
+            self.console,
+            self.iters_per_epoch,
+            f"epoch {epoch + 1}/{self.total_epochs}",
+            "it",
+            enabled=self.request.progress and self.ctx.is_main,
             initial=self.progress.epoch_iteration,
-            file=self.console,
-            desc=f"epoch {epoch + 1}/{self.total_epochs}",
-            unit="it",
-            dynamic_ncols=True,
-            disable=not (self.request.progress and self.ctx.is_main),
         ) as bar:
             for batch in without_worker_tracebacks(self.loader(epoch)):
                 faults.point("before_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
@@ -270,12 +270,10 @@ class Trainer:
                 faults.point("after_step", iteration=self.progress.iteration, epoch=epoch, rank=self.ctx.rank)
                 steps += 1
                 rate = steps * self.batch_size * self.ctx.world_size / (time.perf_counter() - started)
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{values['final_loss']:.4f}",
-                    lr=f"{self.schedule.current_lrs()[0]:.2e}",
-                    samples_per_s=f"{rate:.1f}",
+                bar.set_status(
+                    f"loss {values['final_loss']:.4f}  lr {self.schedule.current_lrs()[0]:.2e}  {rate:.1f} samples/s"
                 )
+                bar.update(1)
                 if (
                     self.progress.iteration % self.config.trainer.log_every == 0
                     or self.progress.epoch_iteration == self.iters_per_epoch
@@ -283,7 +281,7 @@ class Trainer:
                     self.logger.event(
                         "train",
                         self.progress.iteration,
-                        epoch=epoch,
+                        epoch=shown_epoch(epoch),
                         samples_per_s=rate,
                         lr=self.schedule.current_lrs()[0],
                         **values,
